@@ -1,0 +1,1 @@
+"""Code that runs inside the job's environment; standard library only."""

@@ -1,0 +1,101 @@
+"""The run index: SQLAlchemy 2 tables, created and upgraded by Alembic migrations.
+
+The run directory is the truth about a run; this database is the index the CLI, the API and the
+UI query. SQLite by default; any SQLAlchemy URL (e.g. PostgreSQL) for a shared deployment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+#: The newest migration in service/migrations/versions (a test keeps the two in step).
+SCHEMA_REVISION = "0001"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    desc: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="command")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    executor: Mapped[str] = mapped_column(String(64))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    spec: Mapped[dict] = mapped_column(JSON)
+    bundle: Mapped[dict] = mapped_column(JSON)
+    origin: Mapped[dict] = mapped_column(JSON, default=dict)
+    handle: Mapped[dict] = mapped_column(JSON, default=dict)
+    outputs: Mapped[list] = mapped_column(JSON, default=list)
+    notes: Mapped[list] = mapped_column(JSON, default=list)
+    progress: Mapped[float | None] = mapped_column(Float)
+    progress_message: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    run_dir: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float | None] = mapped_column(Float, index=True)
+    data_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _):
+            # WAL: readers never block the writer; several CLI processes share one file.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
+def upgrade(engine: Engine, lock_dir: Path) -> None:
+    """Bring the schema to SCHEMA_REVISION; cheap when it is there already (no Alembic import)."""
+    if current_revision(engine) == SCHEMA_REVISION:
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / ".migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process migrates, the others wait and re-check
+        if current_revision(engine) == SCHEMA_REVISION:
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+def sessions(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,72 @@
+"""Turn a submit request into the runner's plan: where each file lands, the command with its
+`${VAR}`s filled in, the job's environment. Paths are those the runner sees."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..runner import layout
+from ..settings import JobsSettings
+from ..spec.bundle import input_dest, output_dest
+from .blobs import BlobStore
+from .schemas import SubmitRequest
+
+_VAR_REF = re.compile(r"\$\{([^}]*)\}")
+
+
+def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobStore,
+               settings: JobsSettings) -> dict:
+    spec, bundle = request.spec, request.bundle
+    work = run_dir / layout.WORK
+    values: dict[str, str] = dict(spec.args)
+    inputs = []
+    by_ref = {item.ref: item for item in bundle.inputs}
+    for ref in spec.inputs:
+        dest = input_dest(ref)
+        if ref.var:
+            values[ref.var] = str(work / dest)
+        item = by_ref.get(ref.path)
+        for f in item.files if item else []:
+            target = f"{dest}/{f.path}" if f.path else dest
+            if f.sha256 is None:
+                inputs.append({"dest": target, "dir": True})
+            else:
+                inputs.append({"dest": target, "blob": str(blobs.path(f.sha256)), "mode": f.mode,
+                               "size": f.size})
+    outputs, output_dirs = [], set()
+    for ref in spec.outputs:
+        dest = output_dest(ref)
+        if ref.var:
+            values[ref.var] = str(work / dest)
+        outputs.append({"name": ref.path, "src": dest})
+        output_dirs.add(dest if ref.path.endswith("/") else str(Path(dest).parent))
+    for refs, table in ((spec.datasets, settings.datasets), (spec.s3_mounts, settings.s3_mounts)):
+        for ref in refs:
+            values[ref.var or ref.id] = table[ref.id]
+    for ds in spec.output_datasets:
+        folder = Path(settings.data_dir) / "output-datasets" / ds.name
+        folder.mkdir(parents=True, exist_ok=True)
+        values[ds.var] = str(folder)
+    env = dict(spec.env.vars)
+    notes = []
+    if spec.attach_project_disk:
+        project = settings.project_dir or request.origin.project_dir or request.origin.base_dir or "."
+        values["DS_PROJECT_HOME"] = env["DS_PROJECT_HOME"] = project
+        notes.append(f"${{DS_PROJECT_HOME}} is {project}; the local executor cannot make it read-only")
+    if spec.working_storage:
+        notes.append(f"working-storage of {spec.working_storage.size_gb} GiB: the job uses this machine's disk")
+    cmd = _VAR_REF.sub(lambda m: values.get(m.group(1), m.group(0)), spec.cmd)
+    return {
+        "run_id": run_id,
+        "cmd": cmd,
+        "work_dir": str(work),
+        "inputs": inputs,
+        "outputs": outputs,
+        "output_dirs": sorted(d for d in output_dirs if d not in ("", ".")),
+        "env": env,
+        "graceful": {"signal": spec.graceful_shutdown.signal, "timeout": spec.graceful_shutdown.timeout_s},
+        "timeout": spec.timeout_s,
+        "keep_workdir": settings.keep_workdir,
+        "notes": notes,
+    }

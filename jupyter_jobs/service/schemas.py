@@ -1,0 +1,110 @@
+"""What the service takes and gives: submit requests, runs, overrides. Also the REST API's models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..spec.bundle import Bundle, BundleInput
+from ..spec.models import JobSpec
+
+Status = Literal["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST"]
+
+
+class Origin(BaseModel):
+    """Where a job came from, so outputs can go back there and the UI can say what it ran."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_dir: str | None = None
+    source: str | None = None  # config file, notebook or "cell"
+    host: str | None = None
+    user: str | None = None
+    project_dir: str | None = None
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: JobSpec
+    bundle: Bundle = Field(default_factory=Bundle)
+    origin: Origin = Field(default_factory=Origin)
+    executor: str | None = None
+    parent_id: str | None = None
+    #: A retried submit with the same key returns the first run instead of starting another.
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+class ForkRequest(BaseModel):
+    """`fork --arg/--var/--env-var/--cloud-instance-type/--name/--desc` as data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    args: dict[str, str] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    #: Variable name -> the new input (already uploaded), or output path.
+    inputs: dict[str, BundleInput] = Field(default_factory=dict)
+    outputs: dict[str, str] = Field(default_factory=dict)
+    instance_type: str | None = None
+    name: str | None = None
+    desc: str | None = None
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+class OutputFile(BaseModel):
+    path: str
+    size: int
+
+
+class OutputEntry(BaseModel):
+    name: str  # as the spec names it
+    src: str  # where it is under the run's outputs/ (and was in the work dir)
+    missing: bool = False
+    is_dir: bool = False
+    files: list[OutputFile] = Field(default_factory=list)
+
+
+class Run(BaseModel):
+    id: str
+    name: str | None = None
+    desc: str | None = None
+    kind: str = "command"
+    status: Status
+    executor: str
+    instance_type: str
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+    parent_id: str | None = None
+    expires_at: float | None = None
+    data_deleted: bool = False
+    outputs: list[OutputEntry] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    origin: Origin = Field(default_factory=Origin)
+    spec: JobSpec
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("SUCCEEDED", "FAILED", "CANCELLED", "LOST")
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        import time
+
+        return (self.finished_at or time.time()) - self.started_at
+
+
+class Event(BaseModel):
+    """One line of a run's events.jsonl: a status change, a log chunk, progress, or the result."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    t: float

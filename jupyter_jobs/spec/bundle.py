@@ -1,0 +1,60 @@
+"""The Bundle: the files a job needs, named by sha256, so only what the service lacks is uploaded."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .models import FileRef
+
+
+class BundleFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Relative to the input's own root ("" when the input is a single file).
+    path: str = ""
+    sha256: str | None = None  # None for a directory entry (kept so empty folders survive)
+    size: int = 0
+    mode: int = 0o644
+
+
+class BundleInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: The input as the spec names it (`FileRef.path`).
+    ref: str
+    is_dir: bool = False
+    files: list[BundleFile] = Field(default_factory=list)
+
+
+class Bundle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[BundleInput] = Field(default_factory=list)
+
+    def shas(self) -> set[str]:
+        return {f.sha256 for i in self.inputs for f in i.files if f.sha256}
+
+    def size(self) -> int:
+        return sum(f.size for i in self.inputs for f in i.files)
+
+
+def input_dest(ref: FileRef) -> str:
+    """Where an input lands in the job's work dir (and what its ${VAR} points to)."""
+    if os.path.isabs(ref.path) or posixpath.normpath(ref.path).startswith(".."):
+        return f"_inputs/{ref.var}/{posixpath.basename(ref.path.rstrip('/'))}"
+    return posixpath.normpath(ref.path)
+
+
+def output_dest(ref: FileRef) -> str:
+    if os.path.isabs(ref.path) or posixpath.normpath(ref.path).startswith(".."):
+        return f"_outputs/{ref.var}/{posixpath.basename(ref.path.rstrip('/'))}"
+    return posixpath.normpath(ref.path)
+
+
+def local_path(ref_path: str, base_dir: str | os.PathLike) -> Path:
+    """The file on the submitting side that an input or output names."""
+    return Path(ref_path) if os.path.isabs(ref_path) else Path(base_dir) / ref_path

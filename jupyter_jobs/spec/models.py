@@ -1,0 +1,145 @@
+"""The JobSpec: one pydantic model for what to run, whichever front door built it.
+
+Config files, magic options and API bodies are all normalised into these models; the
+DataSphere-compatible YAML form lives in `spec.config` (read) and `spec.writer` (write back).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Variable names: 1-50 letters, digits, `-` and `_` (the reference's intended set).
+VAR_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+#: Names the platform defines itself; a config may not declare them.
+RESERVED_VARS = frozenset({"DS_PROJECT_HOME", "JOB_PROGRESS_FILENAME"})
+SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")
+DEFAULT_INSTANCE_TYPE = "c1.4"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FileRef(_Model):
+    """An input or output: a path on the submitting side, optionally bound to a `${VAR}`."""
+
+    path: str
+    var: str | None = None
+
+
+class ResourceRef(_Model):
+    """An S3 connector or dataset of the reference platform, by id, optionally bound to a `${VAR}`."""
+
+    id: str
+    var: str | None = None
+
+
+class DockerImage(_Model):
+    image: str
+    username: str | None = None
+    #: Name of a stored secret holding the registry password; a plain password is refused.
+    password_secret: str | None = None
+
+
+class PipOptions(_Model):
+    index_url: str | None = None
+    extra_index_urls: list[str] = Field(default_factory=list)
+    trusted_hosts: list[str] = Field(default_factory=list)
+    no_deps: bool = False
+
+
+class PythonEnv(_Model):
+    """`env.python`: `auto` detects everything; `manual` takes what is given and detects the rest."""
+
+    type: Literal["auto", "manual"] = "auto"
+    #: "3.x" or "3.x.y", kept as text so 3.10 never becomes 3.1.
+    version: str | None = None
+    requirements_file: str | None = None
+    #: None means "detect"; an empty list means "no local modules".
+    local_paths: list[str] | None = None
+    root_paths: list[str] = Field(default_factory=list)
+    pip: PipOptions = Field(default_factory=PipOptions)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", value):
+            raise ValueError(f"Python version {value!r} is not 3.x or 3.x.y")
+        return value
+
+
+class Env(_Model):
+    vars: dict[str, str] = Field(default_factory=dict)
+    docker: DockerImage | None = None
+    python: PythonEnv | None = None
+
+
+class WorkingStorage(_Model):
+    type: Literal["SSD"] = "SSD"
+    size_gb: int = Field(ge=100)
+
+
+class GracefulShutdown(_Model):
+    signal: Literal["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"] = "SIGTERM"
+    timeout_s: float = Field(default=10.0, ge=0)
+
+
+class OutputDataset(_Model):
+    name: str
+    var: str
+    description: str | None = None
+    size_gb: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Spark(_Model):
+    connector: str
+
+
+class JobSpec(_Model):
+    """What to run. Paths are as written by the user, relative to the spec's base folder."""
+
+    name: str | None = None
+    desc: str | None = None
+    kind: Literal["command", "notebook", "cell"] = "command"
+    cmd: str = Field(min_length=1)
+    args: dict[str, str] = Field(default_factory=dict)
+    inputs: list[FileRef] = Field(default_factory=list)
+    outputs: list[FileRef] = Field(default_factory=list)
+    s3_mounts: list[ResourceRef] = Field(default_factory=list)
+    datasets: list[ResourceRef] = Field(default_factory=list)
+    env: Env = Field(default_factory=Env)
+    flags: list[Literal["attach-project-disk"]] = Field(default_factory=list)
+    #: In priority order: the first one an executor here can serve is used.
+    instance_types: list[str] = Field(default_factory=lambda: [DEFAULT_INSTANCE_TYPE])
+    working_storage: WorkingStorage | None = None
+    graceful_shutdown: GracefulShutdown = Field(default_factory=GracefulShutdown)
+    output_datasets: list[OutputDataset] = Field(default_factory=list)
+    spark: Spark | None = None
+    #: Seconds; None = no limit.
+    timeout_s: float | None = Field(default=None, gt=0)
+
+    @property
+    def attach_project_disk(self) -> bool:
+        return "attach-project-disk" in self.flags
+
+    def variables(self) -> dict[str, str]:
+        """Every `${VAR}` the spec declares, mapped to where it comes from (for messages)."""
+        found: dict[str, str] = {}
+        for name in self.args:
+            found[name] = "args"
+        for section, refs in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for ref in refs:
+                if ref.var:
+                    found[ref.var] = section
+        for section, refs in (("s3-mounts", self.s3_mounts), ("datasets", self.datasets)):
+            for ref in refs:
+                found[ref.var or ref.id] = section
+        for ds in self.output_datasets:
+            found[ds.var] = "output-datasets"
+        if self.attach_project_disk:
+            found["DS_PROJECT_HOME"] = "flags"
+        return found

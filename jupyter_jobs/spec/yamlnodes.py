@@ -1,0 +1,109 @@
+"""YAML read as nodes that remember their line, so every config error can point at it.
+
+We compose (not construct) the document: scalars keep the text the user typed, so `3.10` stays
+"3.10" and `Yes` stays "Yes" where a string is meant, and we decide the type per key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from ..errors import ConfigError
+
+try:  # the C composer is several times faster; fall back quietly where libyaml is absent
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+
+
+@dataclass
+class Node:
+    """One YAML node: `kind` is map, seq or scalar; `key` is the dotted path used in messages."""
+
+    kind: str
+    line: int
+    key: str
+    text: str | None = None
+    tag: str = ""
+    style: str | None = None  # `>` (folded) or `|` (literal) for block scalars
+    items: list = field(default_factory=list)  # seq: [Node]; map: [(key_text, key_line, Node)]
+
+    # -- typed access -------------------------------------------------------------------------
+    @property
+    def is_null(self) -> bool:
+        return self.kind == "scalar" and self.tag == _NULL
+
+    def error(self, message: str, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, key=self.key, line=self.line, hint=hint)
+
+    def expect(self, kind: str, what: str) -> Node:
+        if self.kind != kind or self.is_null:
+            raise self.error(f"must be {what}, not {self.describe()}")
+        return self
+
+    def describe(self) -> str:
+        if self.is_null:
+            return "empty"
+        return {"map": "a mapping", "seq": "a list"}.get(self.kind, f"the value {self.text!r}")
+
+    def string(self, what: str = "a string") -> str:
+        """The text as typed (numbers and booleans included): env values, versions, args."""
+        if self.kind != "scalar" or self.is_null:
+            raise self.error(f"must be {what}, not {self.describe()}")
+        return self.text or ""
+
+    def boolean(self) -> bool:
+        if self.kind == "scalar" and self.tag == _BOOL:
+            return self.text.lower() in ("true", "yes", "on", "y")
+        raise self.error(f"must be true or false, not {self.describe()}")
+
+    def mapping(self) -> dict[str, Node]:
+        self.expect("map", "a mapping")
+        return {k: v for k, _, v in self.items}
+
+    def sequence(self, what: str = "a list") -> list[Node]:
+        return self.expect("seq", what).items
+
+
+def parse(text: str, source: str | None = None) -> Node | None:
+    """Compose `text` into nodes; a syntax error becomes a ConfigError naming its line."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(
+            f"YAML syntax error: {exc.problem or exc}", line=line, source=source,
+            hint="check indentation and quoting on that line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML error: {exc}", source=source) from None
+    return None if root is None else _convert(root, "")
+
+
+def _convert(node: yaml.Node, key: str) -> Node:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        items, seen = [], {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise ConfigError("keys must be plain names", key=key or None, line=k.start_mark.line + 1)
+            name = k.value
+            child_key = f"{key}.{name}" if key else name
+            if name in seen:
+                raise ConfigError(
+                    f"duplicate key (first on line {seen[name]})", key=child_key,
+                    line=k.start_mark.line + 1, hint="keep one of them",
+                )
+            seen[name] = k.start_mark.line + 1
+            items.append((name, k.start_mark.line + 1, _convert(v, child_key)))
+        return Node("map", line, key, items=items, tag=node.tag)
+    if isinstance(node, yaml.SequenceNode):
+        return Node("seq", line, key,
+                    items=[_convert(v, f"{key}[{i}]") for i, v in enumerate(node.value)], tag=node.tag)
+    return Node("scalar", line, key, text=node.value, tag=node.tag, style=node.style)
