@@ -1,0 +1,16 @@
+"""Shared fixtures: every test gets its own jobs data dir, so runs never leak between tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def jobs_data_dir(tmp_path_factory, monkeypatch):
+    path = tmp_path_factory.mktemp("jobs-data")
+    monkeypatch.setenv("JUPYTER_JOBS_DATA_DIR", str(path))
+    # No user or system jupyter_jobs_config.* may change what the tests see.
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(path / "config"))
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(path / "config"))
+    return path
+
