@@ -30,14 +30,18 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def runs_table(runs: list[Run]) -> str:
-    rows = [[r.id, (r.name or "-")[:40], r.status, r.instance_type, when(r.created_at), duration(r),
+    rows = [[r.id, (r.name or "-")[:40], _status(r), r.instance_type, when(r.created_at), duration(r),
              "-" if r.exit_code is None else str(r.exit_code)] for r in runs]
     return table(["ID", "NAME", "STATUS", "INSTANCE", "CREATED", "DURATION", "EXIT"], rows)
 
 
+def _status(run: Run) -> str:
+    return f"QUEUED #{run.queue_position}" if run.queue_position else run.status
+
+
 def run_details(run: Run) -> str:
     fields = [
-        ("id", run.id), ("name", run.name or "-"), ("desc", run.desc or "-"), ("status", run.status),
+        ("id", run.id), ("name", run.name or "-"), ("desc", run.desc or "-"), ("status", _status(run)),
         ("executor", run.executor), ("instance type", run.instance_type),
         ("created", when(run.created_at)), ("started", when(run.started_at)),
         ("finished", when(run.finished_at)), ("duration", duration(run)),

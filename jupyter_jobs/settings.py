@@ -27,6 +27,12 @@ class JobsSettings(Configurable):
     s3_mounts = Dict(Unicode(), help="S3 connector id -> local folder, for `s3-mounts`.").tag(config=True)
     local_gpus = List(Unicode(), allow_none=True, default_value=None,
                       help="GPU ids of this machine; default: detected with `nvidia-smi -L`.").tag(config=True)
+    local_cpus = Float(0, help="CPUs the local executor hands out; 0 = this machine's count.").tag(config=True)
+    local_memory_gb = Float(0, help="Memory the local executor hands out; 0 = this machine's.").tag(config=True)
+    max_concurrent = Int(0, help="Runs started at once over all executors; 0 = capacity alone decides.").tag(
+        config=True)
+    max_per_instance_type = Dict(Int(), help="Instance type -> most runs of that type at once.").tag(config=True)
+    max_per_user = Int(0, help="Most runs one user has started at once; 0 = no limit.").tag(config=True)
     max_file_size = Int(5 * GiB, help="Largest input file accepted.").tag(config=True)
     max_upload_size = Int(10 * GiB, help="Largest total of input files of one job.").tag(config=True)
     max_download_size = Int(1 * GiB, help="Outputs the CLI copies back per job (smallest first).").tag(

@@ -13,6 +13,10 @@ class Executor(ABC):
     name: str
     #: What specs this executor can honour beyond a plain command (e.g. "docker", "gpus").
     features: frozenset[str] = frozenset()
+    #: Capacity the scheduler hands out: CPUs, memory and GPU ids.
+    cpus: float
+    memory_gb: float
+    gpus: list[str]
 
     @abstractmethod
     def refusal(self, instance: InstanceType) -> str | None:
@@ -23,8 +27,9 @@ class Executor(ABC):
         return []
 
     @abstractmethod
-    def start(self, run_dir: Path) -> dict:
-        """Start the runner on `run_dir` (its plan.json is written); return a handle to store."""
+    def start(self, run_dir: Path, env: dict[str, str]) -> dict:
+        """Start the runner on `run_dir` (its plan.json is written) with `env` added to its
+        environment (secrets travel there, never in files); return a handle to store."""
 
     @abstractmethod
     def is_alive(self, handle: dict, run_dir: Path) -> bool:

@@ -19,8 +19,10 @@ class LocalExecutor(Executor):
     name = "local"
     features = frozenset({"python-env"})
 
-    def __init__(self, gpus: list[str] | None = None):
+    def __init__(self, gpus: list[str] | None = None, cpus: float = 0, memory_gb: float = 0):
         self._declared_gpus = gpus
+        self._declared_cpus = cpus
+        self._declared_memory = memory_gb
 
     @cached_property
     def gpus(self) -> list[str]:
@@ -36,12 +38,14 @@ class LocalExecutor(Executor):
         return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
     @cached_property
-    def cpus(self) -> int:
+    def cpus(self) -> float:
+        if self._declared_cpus:
+            return self._declared_cpus
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     @cached_property
     def memory_gb(self) -> float:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+        return self._declared_memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
@@ -56,11 +60,12 @@ class LocalExecutor(Executor):
                     f"does not enforce CPU or memory limits"]
         return []
 
-    def start(self, run_dir: Path) -> dict:
+    def start(self, run_dir: Path, env: dict[str, str]) -> dict:
         with open(run_dir / "runner.out", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_jobs.runner", str(run_dir)],
                 cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
                 start_new_session=True,  # detached: survives the CLI, the kernel and the server
                 close_fds=True,
             )

@@ -34,6 +34,8 @@ class Runner:
         self.logs = {s: open(run_dir / layout.log_file(s), "ab") for s in layout.STREAMS}
         self.cancel: dict | None = None  # set from cancel.json when we are signalled
         self.progress_offset = 0
+        secrets = [os.environ[n] for n in self.plan.get("secret_names", []) if os.environ.get(n)]
+        self.redactors = {s: Redactor(secrets) for s in ("stdout", "stderr")}
 
     # -- recording --------------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> None:
@@ -75,7 +77,16 @@ class Runner:
         self.emit("result", **{k: v for k, v in result.items() if k != "outputs"})
         if not self.plan.get("keep_workdir"):
             shutil.rmtree(work, ignore_errors=True)
+        self.kick_queue()
         return 0
+
+    def kick_queue(self) -> None:
+        """Our slot is free: in the embedded mode, start a dispatcher if runs wait in the queue."""
+        on_exit = self.plan.get("on_exit")
+        if not on_exit or not any(os.scandir(on_exit["queue_dir"])):
+            return
+        subprocess.Popen(on_exit["argv"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
 
     def _on_signal(self, signum, frame) -> None:
         request = layout.read_json(self.dir / layout.CANCEL) or {}
@@ -130,9 +141,11 @@ class Runner:
         while selector.get_map():
             for key, _ in selector.select(_TICK):
                 data = os.read(key.fileobj.fileno(), _READ)
-                if data:
-                    self.log(key.data, decoders[key.data].decode(data))
-                else:
+                text = decoders[key.data].decode(data, final=not data)
+                text = self.redactors[key.data].feed(text, final=not data)
+                if text:
+                    self.log(key.data, text)
+                if not data:
                     selector.unregister(key.fileobj)
             self.read_progress()
             if deadline and not timed_out and time.monotonic() > deadline:
@@ -225,6 +238,31 @@ class Runner:
                 entry["is_dir"] = dest.is_dir()
             manifest.append(entry)
         return manifest
+
+
+class Redactor:
+    """Replaces secret values in a stream with ****, also when a value is split across two reads."""
+
+    def __init__(self, secrets: list[str]):
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+        self.held = ""
+
+    def feed(self, text: str, final: bool = False) -> str:
+        if not self.secrets:
+            return text
+        text = self.held + text
+        for secret in self.secrets:
+            text = text.replace(secret, "****")
+        self.held = ""
+        if not final:  # hold back a tail that could be the start of a secret
+            for secret in self.secrets:
+                for cut in range(min(len(secret) - 1, len(text)), 0, -1):
+                    if secret.startswith(text[-cut:]):
+                        self.held = max(self.held, text[-cut:], key=len)
+                        break
+            if self.held:
+                text = text[: -len(self.held)]
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 #: The newest migration in service/migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 
 class Base(DeclarativeBase):
@@ -51,6 +51,9 @@ class RunRow(Base):
     run_dir: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[float | None] = mapped_column(Float, index=True)
     data_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What a started run holds: {"cpus", "memory_gb", "gpus": [ids]}; None while queued.
+    resources: Mapped[dict | None] = mapped_column(JSON)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
 
 
 def make_engine(url: str) -> Engine:

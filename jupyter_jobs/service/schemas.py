@@ -86,6 +86,9 @@ class Run(BaseModel):
     outputs: list[OutputEntry] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     origin: Origin = Field(default_factory=Origin)
+    attempt: int = 1
+    #: 1 = starts next; None unless QUEUED.
+    queue_position: int | None = None
     spec: JobSpec
 
     @property

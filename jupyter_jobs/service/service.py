@@ -7,9 +7,11 @@ each run's directory says how it is really doing.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,9 @@ from .blobs import BlobStore
 from .db import RunRow, make_engine, sessions, upgrade
 from .plan import build_plan
 from .rundir import RunDir
+from .scheduler import Scheduler
 from .schemas import ForkRequest, Run, SubmitRequest
+from .secrets import SecretStore
 
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _CLEANUP_EVERY = 3600.0
@@ -42,8 +46,12 @@ def new_run_id() -> str:
 
 
 class JobsService:
-    def __init__(self, settings: JobsSettings | None = None, executors: list[Executor] | None = None):
+    def __init__(self, settings: JobsSettings | None = None, executors: list[Executor] | None = None,
+                 embedded: bool = True):
         self.settings = settings or JobsSettings()
+        #: In-process (CLI, magics): a finishing runner starts what waits in the queue, since no
+        #: long-lived process does. A server dispatches itself.
+        self.embedded = embedded
         self.data_dir = Path(self.settings.data_dir)
         self.runs_dir = self.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -51,10 +59,13 @@ class JobsService:
         upgrade(self.engine, self.data_dir)
         self.Session = sessions(self.engine)
         self.blobs = BlobStore(self.data_dir / "blobs")
+        self.secrets = SecretStore(self.data_dir / "secrets.json")
         self.catalogue = Catalogue.load(self.settings.instance_types_file or None)
-        executors = executors or [LocalExecutor(self.settings.local_gpus)]
+        s = self.settings
+        executors = executors or [LocalExecutor(s.local_gpus, s.local_cpus, s.local_memory_gb)]
         self.executors = {e.name: e for e in executors}
         self.default_executor = executors[0].name
+        self.scheduler = Scheduler(self)
         self._maybe_cleanup()
 
     # -- blobs ----------------------------------------------------------------------------------------
@@ -62,13 +73,17 @@ class JobsService:
         return self.blobs.missing(shas)
 
     # -- submit -------------------------------------------------------------------------------------
-    def submit(self, request: SubmitRequest) -> Run:
+    def submit(self, request: SubmitRequest, attempt: int = 1) -> Run:
         if request.idempotency_key:
             existing = self._by_key(request.idempotency_key)
             if existing:
                 return existing
         executor = self._executor(request.executor)
         instance, notes = self._choose_instance(request.spec, executor)
+        for name in _secret_refs(request.spec):
+            if name not in self.secrets.names():
+                raise SubmitError(f"`env.docker.password`: secret {name!r} does not exist",
+                                  hint=f"create it with `jupyter jobs secrets set {name}`")
         self._check_features(request.spec, executor)
         missing = self.blobs.missing(request.bundle.shas())
         if missing:
@@ -77,10 +92,6 @@ class JobsService:
         run_id = new_run_id()
         run_dir = self.runs_dir / run_id
         run_dir.mkdir(parents=True)
-        plan = build_plan(run_id, request, run_dir, self.blobs, self.settings)
-        notes = notes + plan["notes"]
-        plan["notes"] = notes
-        layout.write_json(run_dir / layout.PLAN, plan)
         now = time.time()
         row = RunRow(
             id=run_id, name=request.spec.name, desc=request.spec.desc, kind=request.spec.kind,
@@ -88,7 +99,7 @@ class JobsService:
             spec=request.spec.model_dump(mode="json"), bundle=request.bundle.model_dump(mode="json"),
             origin=request.origin.model_dump(mode="json"), handle={}, outputs=[], notes=notes,
             parent_id=request.parent_id, idempotency_key=request.idempotency_key,
-            owner=request.origin.user, run_dir=str(run_dir), data_deleted=False,
+            owner=request.origin.user, run_dir=str(run_dir), data_deleted=False, attempt=attempt,
             expires_at=now + self.settings.retention_days * 86400,
         )
         with self.Session() as session:
@@ -102,17 +113,32 @@ class JobsService:
                 if existing:
                     return existing
                 raise
-        self._start(row, executor)
-        return self._to_run(row)
+        self.scheduler.enqueue(run_id)
+        self.scheduler.dispatch()
+        return self.get(run_id)
 
-    def _start(self, row: RunRow, executor: Executor) -> None:
+    def _launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
+        """Called by the scheduler once a run is claimed: write its plan and start its runner."""
+        run_dir = Path(row.run_dir)
+        request = SubmitRequest(spec=row.spec, bundle=row.bundle, origin=row.origin)
+        plan = build_plan(row.id, request, run_dir, self.blobs, self.settings)
+        plan["notes"] = list(row.notes) + plan["notes"]
+        if resources.get("gpus"):
+            plan["env"]["CUDA_VISIBLE_DEVICES"] = ",".join(resources["gpus"])
+        secrets = self.secrets.values()
+        plan["secret_names"] = sorted(secrets)
+        if self.embedded:
+            plan["on_exit"] = {"queue_dir": str(self.scheduler.queue_dir),
+                               "argv": [sys.executable, "-m", "jupyter_jobs.service.kick",
+                                        json.dumps(self.settings.trait_values(config=True))]}
+        layout.write_json(run_dir / layout.PLAN, plan)
         try:
-            handle = executor.start(Path(row.run_dir))
+            handle = executor.start(run_dir, secrets)
         except JobsError as exc:
             self._update(row.id, status="FAILED", error=str(exc), finished_at=time.time())
-            raise
-        self._update(row.id, handle=handle, status="PREPARING")
-        row.handle, row.status = handle, "PREPARING"
+            return
+        self._update(row.id, handle=handle)
+        row.handle = handle
 
     def _executor(self, name: str | None) -> Executor:
         name = name or self.default_executor
@@ -159,6 +185,7 @@ class JobsService:
 
     def list(self, status: list[str] | None = None, query: str | None = None,
              limit: int = 100, offset: int = 0) -> list[Run]:
+        self.scheduler.dispatch()
         with self.Session() as session:
             stmt = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())
             if status:
@@ -363,7 +390,32 @@ class JobsService:
             self._update(row.id, **changes)
             for key, value in changes.items():
                 setattr(row, key, value)
+            if row.status == "FAILED":
+                self._retry(row)
         return row
+
+    def _retry(self, row: RunRow) -> None:
+        """Start a failed run again while its spec allows; the key makes that happen once per failure."""
+        spec = JobSpec.model_validate(row.spec)
+        if row.attempt > spec.retries:
+            return
+        request = SubmitRequest(spec=spec, bundle=row.bundle, origin=row.origin, executor=row.executor,
+                                parent_id=row.id, idempotency_key=f"retry:{row.id}")
+        try:
+            self.submit(request, attempt=row.attempt + 1)
+        except JobsError as exc:
+            self._update(row.id, error=f"{row.error}; retry not started: {exc}")
+
+    def reconcile(self) -> dict[str, int]:
+        """At start-up: settle every unfinished run from its run dir (re-attach, finish, or LOST)."""
+        with self.Session() as session:
+            rows = session.scalars(select(RunRow).where(RunRow.status.in_(("PREPARING", "RUNNING")))).all()
+        counts: dict[str, int] = {}
+        for row in rows:
+            status = self._refresh(row).status
+            counts[status] = counts.get(status, 0) + 1
+        self.scheduler.dispatch()
+        return counts
 
     def _update(self, run_id: str, **values) -> None:
         with self.Session() as session:
@@ -372,7 +424,14 @@ class JobsService:
                 setattr(row, key, value)
             session.commit()
 
-    @staticmethod
-    def _to_run(row: RunRow) -> Run:
-        return Run.model_validate({c: getattr(row, c) for c in Run.model_fields if hasattr(row, c)})
+    def _to_run(self, row: RunRow) -> Run:
+        run = Run.model_validate({c: getattr(row, c) for c in Run.model_fields if hasattr(row, c)})
+        if run.status == "QUEUED":
+            run.queue_position = self.scheduler.positions(row.executor).get(row.id)
+        return run
 
+
+
+def _secret_refs(spec: JobSpec) -> list[str]:
+    docker = spec.env.docker
+    return [docker.password_secret] if docker and docker.password_secret else []

@@ -42,7 +42,7 @@ _KNOWN_FLAGS = ("attach-project-disk",)
 _TOP_KEYS = (
     "name", "desc", "description", "cmd", "args", "inputs", "outputs", "s3-mounts", "datasets",
     "env", "flags", "cloud-instance-type", "cloud-instance-types", "working-storage",
-    "graceful-shutdown", "output-datasets", "spark", "timeout",
+    "graceful-shutdown", "output-datasets", "spark", "timeout", "retries",
 )
 _ENV_KEYS = ("vars", "docker", "python")
 _PYTHON_KEYS = ("type", "version", "requirements-file", "local-paths", "root-paths", "root-path", "pip")
@@ -110,7 +110,9 @@ class _Reader:
     # -- top level --------------------------------------------------------------------------------
     def read(self, root: Node | None) -> JobSpec:
         if root is None:
-            raise ConfigError("the config is empty", hint="a config needs at least `cmd: <command>`")
+            # Named as the missing `cmd` (line 1), so every config error has a key and a line.
+            raise ConfigError("the config is empty", key="cmd", line=1,
+                              hint="a config needs at least `cmd: <command>`")
         keys = self._keys(root, _TOP_KEYS, "")
         if "cmd" not in keys:
             raise ConfigError("`cmd` is missing", line=1, key="cmd",
@@ -152,6 +154,13 @@ class _Reader:
             data["spark"] = Spark(connector=spark["connector"].string())
         if "timeout" in keys:
             data["timeout_s"] = self.duration(keys["timeout"])
+            if not data["timeout_s"]:  # checked here, not by the model, to name the key and line
+                raise keys["timeout"].error("must be longer than 0s", hint="leave it out for no time limit")
+        if "retries" in keys:
+            text = keys["retries"].string("a whole number")
+            if not text.isdigit() or int(text) > 10:
+                raise keys["retries"].error(f"must be a whole number from 0 to 10, not {text!r}")
+            data["retries"] = int(text)
         spec = self.build(data)
         self.check_variables(spec, keys["cmd"])
         return spec
@@ -233,6 +242,7 @@ class _Reader:
         for entry in entries:
             path_node, var = self.file_entry(entry)
             path = path_node.string("a path")
+            self.lines[path_node.key] = path_node.line  # capture_inputs names the entry's line
             self.check_path(path_node, path, var, section)
             refs.append((FileRef(path=path, var=var), path_node))
         self.check_overlaps(refs)
@@ -297,7 +307,14 @@ class _Reader:
         self.limit(node, entries)
         for entry in entries:
             id_node, var = self.file_entry(entry)
-            out.append(ResourceRef(id=id_node.string("an id"), var=var))
+            rid = id_node.string("an id")
+            if var is None:  # without a var the id itself is the `${ID}` variable: unique too
+                if rid in self.var_lines:
+                    raise id_node.error(f"variable {rid} is declared twice (first on line "
+                                        f"{self.var_lines[rid]})",
+                                        hint="variable names must be unique across the config")
+                self.var_lines[rid] = id_node.line
+            out.append(ResourceRef(id=rid, var=var))
         return out
 
     # -- env --------------------------------------------------------------------------------------

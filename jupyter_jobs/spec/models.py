@@ -121,6 +121,8 @@ class JobSpec(_Model):
     spark: Spark | None = None
     #: Seconds; None = no limit.
     timeout_s: float | None = Field(default=None, gt=0)
+    #: How many times a failed run (not a cancelled one) is started again.
+    retries: int = Field(default=0, ge=0, le=10)
 
     @property
     def attach_project_disk(self) -> bool:

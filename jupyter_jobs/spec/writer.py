@@ -63,6 +63,8 @@ def spec_to_config(spec: JobSpec) -> dict:
         out["spark"] = {"connector": spec.spark.connector}
     if spec.timeout_s:
         out["timeout"] = format_duration(spec.timeout_s)
+    if spec.retries:
+        out["retries"] = spec.retries
     return out
 
 

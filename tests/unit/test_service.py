@@ -1,0 +1,169 @@
+"""The service with real local runs: queue and GPU slots, idempotency, secrets, retries, reconciliation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_jobs.errors import SubmitError
+from jupyter_jobs.service.db import SCHEMA_REVISION
+from jupyter_jobs.service.schemas import Origin, SubmitRequest
+from jupyter_jobs.service.service import JobsService, new_run_id
+from jupyter_jobs.settings import JobsSettings
+from jupyter_jobs.spec.models import JobSpec
+
+
+def make_service(data_dir: Path, **settings) -> JobsService:
+    return JobsService(JobsSettings(data_dir=str(data_dir), **settings))
+
+
+def submit(service: JobsService, cmd: str, **spec) -> str:
+    request = SubmitRequest(spec=JobSpec(cmd=cmd, **spec), origin=Origin(user="alice"))
+    return service.submit(request).id
+
+
+def wait_final(service: JobsService, run_ids: list[str], timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = {run.id: run for run in service.list(limit=1000)}
+        if all(runs[i].finished for i in run_ids):
+            return runs
+        time.sleep(0.1)
+    raise AssertionError(f"runs not finished: {[(i, runs[i].status) for i in run_ids]}")
+
+
+def test_schema_revision_is_alembics_head():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import jupyter_jobs.service.db as db
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_REVISION
+
+
+def test_migrations_upgrade_an_old_database(jobs_data_dir):
+    """A 0001 database (before scheduling columns) is upgraded in place, runs kept."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    import jupyter_jobs.service.db as db
+
+    engine = db.make_engine(f"sqlite:///{jobs_data_dir}/jobs.db")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    assert db.current_revision(engine) == "0001"
+    service = make_service(jobs_data_dir)
+    assert db.current_revision(engine) == SCHEMA_REVISION
+    run_id = submit(service, "true")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT attempt FROM runs WHERE id=:i"), {"i": run_id}).scalar() == 1
+
+
+def test_run_ids_sort_by_creation_time():
+    first = new_run_id()
+    time.sleep(0.002)
+    assert new_run_id() > first
+
+
+def test_gpu_slots_are_never_shared_and_queue_in_order(jobs_data_dir):
+    service = make_service(jobs_data_dir, local_gpus=["0", "1"], local_cpus=64, local_memory_gb=1024)
+    cmd = 'echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 1'
+    big = submit(service, cmd, instance_types=["g1.2"])
+    small = [submit(service, cmd, instance_types=["g1.1"]) for _ in range(2)]
+    queued = {run.id: run for run in service.list()}
+    assert queued[big].status in ("PREPARING", "RUNNING")
+    assert [queued[i].queue_position for i in small] == [1, 2]
+    runs = wait_final(service, [big] + small)
+    assert all(runs[i].status == "SUCCEEDED" for i in [big] + small)
+    assert service.logs(big, "stdout").strip() in ("gpus=0,1", "gpus=1,0")
+    assert sorted(service.logs(i, "stdout").strip() for i in small) == ["gpus=0", "gpus=1"]
+    # Both small runs started only after the big one had ended: no GPU was ever held twice.
+    for i in small:
+        assert runs[i].started_at >= runs[big].finished_at
+
+
+def test_gpu_type_refused_without_gpus_names_what_runs_here(jobs_data_dir):
+    service = make_service(jobs_data_dir, local_gpus=[])
+    with pytest.raises(SubmitError) as info:
+        submit(service, "true", instance_types=["g1.1"])
+    message = str(info.value)
+    assert "g1.1" in message and "needs 1 GPU" in message and "c1.4" in message
+    assert service.list() == []
+
+
+def test_first_servable_instance_type_wins(jobs_data_dir):
+    service = make_service(jobs_data_dir, local_gpus=[])
+    run = service.get(submit(service, "true", instance_types=["g2.1", "c1.8"]))
+    assert run.instance_type == "c1.8"
+    assert any("g2.1 skipped" in note for note in run.notes)
+
+
+def test_idempotent_submit_returns_the_first_run(jobs_data_dir):
+    service = make_service(jobs_data_dir)
+    request = SubmitRequest(spec=JobSpec(cmd="true"), idempotency_key="key-1")
+    first = service.submit(request)
+    again = service.submit(request)
+    assert again.id == first.id
+    assert len(service.list()) == 1
+
+
+def test_secrets_reach_the_job_and_never_its_logs(jobs_data_dir):
+    service = make_service(jobs_data_dir)
+    service.secrets.set("API_TOKEN", "s3cr3t-value")
+    assert oct(os.stat(jobs_data_dir / "secrets.json").st_mode & 0o777) == "0o600"
+    digest = hashlib.sha256(b"s3cr3t-value").hexdigest()
+    run_id = submit(service, 'echo "token=$API_TOKEN"; '
+                             f'[ "$(printf %s "$API_TOKEN" | sha256sum | cut -d" " -f1)" = {digest} ] && echo match; '
+                             'printf "s3cr"; sleep 0.3; printf "3t-value\\n"')
+    runs = wait_final(service, [run_id])
+    assert runs[run_id].status == "SUCCEEDED"
+    stdout = service.logs(run_id, "stdout")
+    assert "match" in stdout and "token=****" in stdout
+    assert "s3cr3t-value" not in stdout and "****\n" in stdout
+    run_dir = service.run_dir(run_id)
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert b"s3cr3t-value" not in path.read_bytes(), path
+    assert service.secrets.names() == ["API_TOKEN"]
+
+
+def test_failed_run_is_retried_as_asked(jobs_data_dir):
+    service = make_service(jobs_data_dir)
+    marker = jobs_data_dir / "attempts"
+    run_id = submit(service, f'echo x >> {marker}; [ $(wc -l < {marker}) -ge 3 ]', retries=2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runs = service.list()
+        if len(runs) == 3 and all(r.finished for r in runs):
+            break
+        time.sleep(0.1)
+    runs = sorted(service.list(), key=lambda r: r.attempt)
+    assert [r.attempt for r in runs] == [1, 2, 3]
+    assert [r.status for r in runs] == ["FAILED", "FAILED", "SUCCEEDED"]
+    assert runs[1].parent_id == run_id and runs[2].parent_id == runs[1].id
+
+
+def test_a_vanished_runner_becomes_lost_and_a_finished_one_keeps_its_result(jobs_data_dir):
+    service = make_service(jobs_data_dir, local_cpus=64)
+    lost = submit(service, "sleep 31.5")
+    done = submit(service, "echo done")
+    time.sleep(0.5)
+    os.kill(service._row(lost).handle["pid"], signal.SIGKILL)  # the runner dies without a result
+    subprocess.run(["pkill", "-f", "sleep 31.5"], check=False)
+    fresh = make_service(jobs_data_dir, local_cpus=64)  # a restarted service reconciles
+    fresh.reconcile()
+    runs = wait_final(fresh, [lost, done])
+    assert runs[lost].status == "LOST"
+    assert runs[done].status == "SUCCEEDED"
