@@ -37,6 +37,8 @@ class JobsSettings(Configurable):
     max_upload_size = Int(10 * GiB, help="Largest total of input files of one job.").tag(config=True)
     max_download_size = Int(1 * GiB, help="Outputs the CLI copies back per job (smallest first).").tag(
         config=True)
+    env_cache_max_gb = Float(20.0, help="Size the cached Python environments may reach before the least "
+                                        "recently used are evicted; 0 = no limit.").tag(config=True)
     keep_workdir = Bool(False, help="Keep a run's work dir after it ends (debugging).").tag(config=True)
 
     @default("data_dir")

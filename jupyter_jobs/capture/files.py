@@ -26,9 +26,10 @@ def capture_inputs(inputs: list[FileRef], base_dir: Path, max_file: int, max_tot
                    lines: dict[str, int] | None = None) -> Captured:
     captured = Captured(Bundle())
     total = 0
+    lines = lines or {}
     for index, ref in enumerate(inputs):
         root = local_path(ref.path, base_dir)
-        where = {"key": f"inputs[{index}]", "line": (lines or {}).get("inputs")}
+        where = {"key": f"inputs[{index}]", "line": lines.get(f"inputs[{index}]", lines.get("inputs"))}
         if not root.exists():
             raise ConfigError(f"input {ref.path!r} does not exist", hint=f"looked for {root}", **where)
         item = BundleInput(ref=ref.path, is_dir=root.is_dir())
@@ -65,3 +66,14 @@ def _walk(root: Path):
             yield base / name, rel_base + name
         for name in sorted(files):
             yield base / name, rel_base + name
+
+
+def capture_code(files: dict[str, Path], captured: Captured) -> None:
+    """Add local modules (work-dir path -> file on this machine) to `captured` as the bundle's code."""
+    code = BundleInput(ref="<code>")
+    for dest, path in sorted(files.items()):
+        info = path.stat()
+        sha = hash_file(path)
+        captured.sources[sha] = path
+        code.files.append(BundleFile(path=dest, sha256=sha, size=info.st_size, mode=stat.S_IMODE(info.st_mode)))
+    captured.bundle.code = code

@@ -8,6 +8,7 @@ its own session: it outlives the process that submitted the job and the Jupyter 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import selectors
@@ -19,6 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
+from ..pyenv.cache import EnvBuildError, EnvCache
 from . import layout
 
 _READ = 1 << 16
@@ -62,10 +64,17 @@ class Runner:
             self.emit("status", status="PREPARING")
             self.stage(work)
             env = self.environment()
-            if self.cancel is None:
-                self.emit("status", status="RUNNING", started_at=time.time())
-                result.update(self.execute(work, env))
+            with contextlib.ExitStack() as stack:
+                python = self.plan.get("python")
+                if python and self.cancel is None:
+                    env = self.python_env(stack, python, work, env)
+                if self.cancel is None:
+                    self.emit("status", status="RUNNING", started_at=time.time())
+                    result.update(self.execute(work, env))
             result["outputs"] = self.collect(work)
+        except EnvBuildError as exc:
+            self.system(f"environment build failed: {exc}")
+            result["error"] = f"environment build failed: {exc}"
         except Exception as exc:  # the runner must always leave a result behind
             self.system("runner error:\n" + traceback.format_exc())
             result["error"] = f"runner error: {exc}"
@@ -120,6 +129,16 @@ class Runner:
         env["JOB_ID"] = self.plan["run_id"]
         for note in self.plan.get("notes", []):
             self.system(note)
+        return env
+
+    def python_env(self, stack: contextlib.ExitStack, python: dict, work: Path, env: dict) -> dict:
+        """Build (once per lock, cached) or reuse the job's venv; the job sees only what the lock holds."""
+        cache = EnvCache(Path(python["cache_root"]), python["uv"], python.get("max_bytes"))
+        venv = stack.enter_context(cache.use(python["lock"], log=self.system, workdir=work))
+        env = dict(env, VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}")
+        env.pop("PYTHONHOME", None)
+        paths = [str(work / p) for p in python["lock"].get("python_paths", [])]
+        env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     # -- the command ------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
             else:
                 inputs.append({"dest": target, "blob": str(blobs.path(f.sha256)), "mode": f.mode,
                                "size": f.size})
+    for f in bundle.code.files if bundle.code else []:
+        inputs.append({"dest": f.path, "blob": str(blobs.path(f.sha256)), "mode": f.mode, "size": f.size})
     outputs, output_dirs = [], set()
     for ref in spec.outputs:
         dest = output_dest(ref)
@@ -69,4 +71,15 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         "timeout": spec.timeout_s,
         "keep_workdir": settings.keep_workdir,
         "notes": notes,
+        "python": _python(bundle.python, settings),
     }
+
+
+def _python(lock: dict | None, settings: JobsSettings) -> dict | None:
+    """Where the runner builds or finds the job's environment (cached by lock, built with uv)."""
+    if lock is None:
+        return None
+    from ..pyenv.cache import find_uv
+
+    return {"lock": lock, "cache_root": str(Path(settings.data_dir) / "envs"), "uv": find_uv(),
+            "max_bytes": int(settings.env_cache_max_gb * (1 << 30)) or None}

@@ -34,12 +34,19 @@ class Bundle(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     inputs: list[BundleInput] = Field(default_factory=list)
+    #: Local modules the job imports, paths relative to the work dir (env.python detection).
+    code: BundleInput | None = None
+    #: The Python environment lock (`pyenv.lock.EnvLock.to_dict()`), when the spec has env.python.
+    python: dict | None = None
+
+    def _all(self) -> list[BundleInput]:
+        return self.inputs + ([self.code] if self.code else [])
 
     def shas(self) -> set[str]:
-        return {f.sha256 for i in self.inputs for f in i.files if f.sha256}
+        return {f.sha256 for i in self._all() for f in i.files if f.sha256}
 
     def size(self) -> int:
-        return sum(f.size for i in self.inputs for f in i.files)
+        return sum(f.size for i in self._all() for f in i.files)
 
 
 def input_dest(ref: FileRef) -> str:
