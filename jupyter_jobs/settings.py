@@ -17,6 +17,9 @@ class JobsSettings(Configurable):
     data_dir = Unicode(help="Folder for the run database, blobs, run directories and environments. "
                             "Default: $JUPYTER_JOBS_DATA_DIR or <jupyter data dir>/jobs.").tag(config=True)
     db_url = Unicode(help="SQLAlchemy URL of the run index. Default: a SQLite file in data_dir.").tag(config=True)
+    executors = List(Unicode(), default_value=["local"],
+                     help="Executors to enable, the first is the default: local, docker, ray. Others are "
+                          "created when a job names them with --executor.").tag(config=True)
     retention_days = Float(14.0, help="Days a run's logs and outputs are kept (set-data-ttl overrides).").tag(
         config=True)
     instance_types_file = Unicode("", help="YAML file replacing or adding instance types.").tag(config=True)

@@ -18,6 +18,10 @@ class Executor(ABC):
     memory_gb: float
     gpus: list[str]
 
+    def map_path(self, path: Path) -> str:
+        """`path` (on the service's machine) as the runner sees it; containers mount it elsewhere."""
+        return str(path)
+
     @abstractmethod
     def refusal(self, instance: InstanceType) -> str | None:
         """Why this executor cannot serve `instance`, or None if it can."""

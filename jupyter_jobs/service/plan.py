@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..executors import Executor
 from ..runner import layout
 from ..settings import JobsSettings
 from ..spec.bundle import input_dest, output_dest
@@ -16,9 +17,12 @@ _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 
 
 def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobStore,
-               settings: JobsSettings) -> dict:
+               settings: JobsSettings, executor: Executor) -> dict:
+    """Every path in the plan is mapped by the executor to where its runner sees it."""
     spec, bundle = request.spec, request.bundle
-    work = run_dir / layout.WORK
+    where = executor.map_path
+    work = Path(where(run_dir / layout.WORK))
+    blob = lambda sha: where(blobs.path(sha))  # noqa: E731
     values: dict[str, str] = dict(spec.args)
     inputs = []
     by_ref = {item.ref: item for item in bundle.inputs}
@@ -32,10 +36,10 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
             if f.sha256 is None:
                 inputs.append({"dest": target, "dir": True})
             else:
-                inputs.append({"dest": target, "blob": str(blobs.path(f.sha256)), "mode": f.mode,
+                inputs.append({"dest": target, "blob": blob(f.sha256), "mode": f.mode,
                                "size": f.size})
     for f in bundle.code.files if bundle.code else []:
-        inputs.append({"dest": f.path, "blob": str(blobs.path(f.sha256)), "mode": f.mode, "size": f.size})
+        inputs.append({"dest": f.path, "blob": blob(f.sha256), "mode": f.mode, "size": f.size})
     outputs, output_dirs = [], set()
     for ref in spec.outputs:
         dest = output_dest(ref)
@@ -71,15 +75,15 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         "timeout": spec.timeout_s,
         "keep_workdir": settings.keep_workdir,
         "notes": notes,
-        "python": _python(bundle.python, settings),
+        "python": _python(bundle.python, settings, where),
     }
 
 
-def _python(lock: dict | None, settings: JobsSettings) -> dict | None:
+def _python(lock: dict | None, settings: JobsSettings, where) -> dict | None:
     """Where the runner builds or finds the job's environment (cached by lock, built with uv)."""
     if lock is None:
         return None
     from ..pyenv.cache import find_uv
 
-    return {"lock": lock, "cache_root": str(Path(settings.data_dir) / "envs"), "uv": find_uv(),
+    return {"lock": lock, "cache_root": where(Path(settings.data_dir) / "envs"), "uv": where(Path(find_uv())),
             "max_bytes": int(settings.env_cache_max_gb * (1 << 30)) or None}

@@ -84,7 +84,7 @@ class Scheduler:
             usage = Usage([row for row in map(svc._refresh, active) if row.status in ACTIVE])
             blocked: set[str] = set()
             for row in queued:
-                executor = svc.executors.get(row.executor)
+                executor = svc._known_executor(row.executor)
                 if executor is None or row.executor in blocked:
                     continue  # another server may own that executor; FIFO: nothing passes a blocked head
                 if not self._within_limits(row, usage):

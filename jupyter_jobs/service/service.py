@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, JobsError, NotFound, SubmitError
-from ..executors import Executor, LocalExecutor
+from ..executors import KNOWN, Executor, make_executor
 from ..instances import Catalogue, InstanceType, refuse
 from ..runner import layout
 from ..settings import JobsSettings
@@ -61,8 +61,7 @@ class JobsService:
         self.blobs = BlobStore(self.data_dir / "blobs")
         self.secrets = SecretStore(self.data_dir / "secrets.json")
         self.catalogue = Catalogue.load(self.settings.instance_types_file or None)
-        s = self.settings
-        executors = executors or [LocalExecutor(s.local_gpus, s.local_cpus, s.local_memory_gb)]
+        executors = executors or [make_executor(name, self.settings) for name in self.settings.executors]
         self.executors = {e.name: e for e in executors}
         self.default_executor = executors[0].name
         self.scheduler = Scheduler(self)
@@ -121,7 +120,7 @@ class JobsService:
         """Called by the scheduler once a run is claimed: write its plan and start its runner."""
         run_dir = Path(row.run_dir)
         request = SubmitRequest(spec=row.spec, bundle=row.bundle, origin=row.origin)
-        plan = build_plan(row.id, request, run_dir, self.blobs, self.settings)
+        plan = build_plan(row.id, request, run_dir, self.blobs, self.settings, executor)
         plan["notes"] = list(row.notes) + plan["notes"]
         if resources.get("gpus"):
             plan["env"]["CUDA_VISIBLE_DEVICES"] = ",".join(resources["gpus"])
@@ -143,9 +142,18 @@ class JobsService:
     def _executor(self, name: str | None) -> Executor:
         name = name or self.default_executor
         if name not in self.executors:
-            raise SubmitError(f"unknown executor {name!r}",
-                              hint=f"executors here: {', '.join(self.executors)}")
+            if name not in KNOWN:
+                raise SubmitError(f"unknown executor {name!r}",
+                                  hint=f"executors here: {', '.join(self.executors)}")
+            self.executors[name] = make_executor(name, self.settings)
         return self.executors[name]
+
+    def _known_executor(self, name: str) -> Executor | None:
+        """The executor a stored run names, created on demand; None if this process cannot reach it."""
+        try:
+            return self._executor(name)
+        except JobsError:
+            return None
 
     def _choose_instance(self, spec: JobSpec, executor: Executor) -> tuple[InstanceType, list[str]]:
         """The first of the spec's instance types this executor serves (with notes), else refuse."""
@@ -258,7 +266,7 @@ class JobsService:
         run_dir = Path(row.run_dir)
         layout.write_json(run_dir / layout.CANCEL, {"graceful": graceful, "reason": reason,
                                                     "requested_at": time.time()})
-        executor = self.executors.get(row.executor)
+        executor = self._known_executor(row.executor)
         if executor is None or not executor.signal_cancel(row.handle or {}, run_dir):
             if row.status == "QUEUED":
                 self._update(row.id, status="CANCELLED", finished_at=time.time(), error=reason or "cancelled")
@@ -369,7 +377,7 @@ class JobsService:
         changes: dict = {}
         if result is None:
             state = rundir.latest()
-            executor = self.executors.get(row.executor)
+            executor = self._known_executor(row.executor)
             alive = executor is not None and row.handle and executor.is_alive(row.handle, Path(row.run_dir))
             if not alive and row.handle:
                 result = rundir.result()  # it may have finished between the two looks
