@@ -12,5 +12,7 @@ def jobs_data_dir(tmp_path_factory, monkeypatch):
     # No user or system jupyter_jobs_config.* may change what the tests see.
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(path / "config"))
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(path / "config"))
+    # Servers the tests start must not be found by clients looking for "the running Jupyter server".
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path / "runtime"))
     return path
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..instances import InstanceType
-from .base import Executor
+from .base import Executor, Launch
 
 
 class LocalExecutor(Executor):
@@ -45,7 +45,13 @@ class LocalExecutor(Executor):
 
     @cached_property
     def memory_gb(self) -> float:
-        return self._declared_memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+        """Memory is only accounted when the operator declares it: this executor cannot enforce it, and
+        charging every c1.4 run its 32 GB would queue jobs that fit easily."""
+        return self._declared_memory or float("inf")
+
+    @cached_property
+    def machine_memory_gb(self) -> float:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
@@ -54,13 +60,13 @@ class LocalExecutor(Executor):
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:
-        if instance.cpus > self.cpus or instance.memory_gb > self.memory_gb:
+        if instance.cpus > self.cpus or instance.memory_gb > self.machine_memory_gb:
             return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; this "
-                    f"machine has {self.cpus} vCPU / {self.memory_gb:.0f} GB, and the local executor "
+                    f"machine has {self.cpus:g} vCPU / {self.machine_memory_gb:.0f} GB, and the local executor "
                     f"does not enforce CPU or memory limits"]
         return []
 
-    def start(self, run_dir: Path, env: dict[str, str]) -> dict:
+    def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
         with open(run_dir / "runner.out", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_jobs.runner", str(run_dir)],
@@ -71,21 +77,34 @@ class LocalExecutor(Executor):
             )
         # Reap it when it ends, so a long-lived server collects no zombies; never blocks exit.
         threading.Thread(target=proc.wait, daemon=True).start()
-        return {"pid": proc.pid}
+        return {"pid": proc.pid, "started": _start_time(proc.pid)}
 
     def is_alive(self, handle: dict, run_dir: Path) -> bool:
-        return _is_our_runner(handle.get("pid"), run_dir)
+        return _is_our_runner(handle, run_dir)
 
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:
-        pid = handle.get("pid")
-        if not _is_our_runner(pid, run_dir):
+        if not _is_our_runner(handle, run_dir):
             return False
-        os.kill(pid, signal.SIGTERM)
+        os.kill(handle["pid"], signal.SIGTERM)
         return True
 
 
-def _is_our_runner(pid: int | None, run_dir: Path) -> bool:
-    """True if `pid` lives and is the runner of `run_dir` (not a recycled pid)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None  # field 22 of stat: start time in clock ticks
+
+
+def _is_our_runner(handle: dict, run_dir: Path) -> bool:
+    """True if the handle's process lives and is our runner, not a recycled pid. The start time
+    identifies it even before it has exec'd the runner (when its command line is still ours)."""
+    pid = handle.get("pid")
     if not pid:
         return False
     try:
@@ -94,11 +113,11 @@ def _is_our_runner(pid: int | None, run_dir: Path) -> bool:
         return False
     except PermissionError:
         return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    fields = _stat_fields(pid)
+    if fields is None:
         return True  # no /proc: trust the pid
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+    if fields[0] == "Z":
         return False  # exited, not yet reaped
-    return str(run_dir).encode() in cmdline
+    if handle.get("started") is not None:
+        return int(fields[19]) == handle["started"]
+    return str(run_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
