@@ -13,7 +13,7 @@ import socket
 import sys
 from pathlib import Path
 
-from .errors import JobsError
+from .errors import ConfigError, JobsError
 
 EXIT_USAGE = 2
 EXIT_DETACHED = 130
@@ -45,6 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--async", dest="is_async", action="store_true", help="submit and return at once")
     p.add_argument("-o", "--output", help="with --async: write {\"job_id\": ...} to this file")
     p.add_argument("--executor", help="executor to run on (default: the first configured)")
+
+    # `run`: a notebook as a job, executed with papermill in the job (jupyter_jobs/notebook/build.py).
+    p = sub.add_parser("run", help="run a notebook as a job (papermill), its parameters checked before submit")
+    p.add_argument("notebook", metavar="NOTEBOOK")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
+                   help="a parameter; VALUE is typed as YAML reads it (3, 0.5, true, text)")
+    p.add_argument("-f", "--parameters-file", action="append", dest="parameter_files", metavar="FILE",
+                   help="YAML file of parameters (repeatable; -p wins)")
+    p.add_argument("-i", "--instance", "--cloud-instance-type", dest="instance", help="instance type")
+    p.add_argument("-o", "--output", help="executed notebook (default: NAME-<run id>.ipynb beside NOTEBOOK)")
+    p.add_argument("--name")
+    p.add_argument("--inputs", action="append", metavar="FILES", help="files the notebook reads (comma-separated)")
+    p.add_argument("--outputs", action="append", metavar="FILES", help="files it writes, brought back")
+    p.add_argument("--env-var", action="append", metavar="NAME=VALUE")
+    p.add_argument("--timeout", type=float, metavar="S")
+    p.add_argument("--executor")
+    p.add_argument("--async", dest="is_async", action="store_true", help="submit and return at once")
 
     p = sub.add_parser("fork", help="run a job again with changes")
     p.add_argument("--id", required=True, type=_id)
@@ -94,6 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("cleanup", help="delete data of runs past their TTL now")
 
+    p = sub.add_parser("secrets", help="values jobs get as environment variables, never shown")
+    secrets = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = secrets.add_parser("set", help="create or replace a secret; the value is read from stdin or a prompt")
+    q.add_argument("name")
+    secrets.add_parser("list", help="secret names (never values)")
+    q = secrets.add_parser("delete", help="delete a secret")
+    q.add_argument("name")
+
+    p = sub.add_parser("generate-requirements", help="requirements.txt of scripts, detected without running them")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--output", help="write here instead of stdout")
+
+    p = sub.add_parser("envs", help="cached job environments")
+    envs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    envs.add_parser("list", help="cached environments, most recently used first")
+    q = envs.add_parser("prune", help="evict least recently used environments")
+    q.add_argument("--max-size", default="0", help="keep at most this much, e.g. 5GB (default: evict all unused)")
+
     p = sub.add_parser("instance-types", help="instance types and whether they run here")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--executor")
@@ -132,8 +167,14 @@ def cmd_execute(args) -> int:
         console.info(f"warning: {loaded.source}: {warning}")
     client = _client()
     settings = client.settings
-    captured = capture_inputs(loaded.spec.inputs, loaded.base_dir, settings.max_file_size,
-                              settings.max_upload_size, loaded.lines)
+    try:
+        captured = capture_inputs(loaded.spec.inputs, loaded.base_dir, settings.max_file_size,
+                                  settings.max_upload_size, loaded.lines)
+    except ConfigError as exc:  # name the config file, as for every other config error
+        exc.source = exc.source or loaded.source
+        raise
+    if loaded.spec.env.python:
+        _capture_python(loaded, captured)
     report = client.upload(captured)
     if report.new_files:
         console.info(f"uploaded {report.new_files} files ({format_size(report.new_bytes)})"
@@ -145,6 +186,64 @@ def cmd_execute(args) -> int:
     run = client.submit(SubmitRequest(spec=loaded.spec, bundle=captured.bundle, origin=origin,
                                       executor=args.executor))
     return _after_submit(client, run, args)
+
+
+def _capture_python(loaded, captured) -> None:
+    """Detect (statically) and pin the job's Python environment, ship its local modules, say what was found."""
+    from . import console
+    from .capture.files import capture_code
+    from .pyenv.detect import resolve_python_env
+
+    lock = resolve_python_env(loaded.spec.env.python, loaded.spec.cmd, loaded.base_dir)
+    files = {rel: loaded.base_dir / rel for rel in lock.local_files}
+    files.update({dest: Path(src) for dest, src in lock.extra_files.items()})
+    capture_code(files, captured)
+    captured.bundle.python = lock.to_dict()
+    pins = ", ".join(lock.requirements[:6]) + (", ..." if len(lock.requirements) > 6 else "")
+    console.info(f"python {lock.python}: {len(lock.requirements)} requirements ({pins or 'none'}), "
+                 f"{len(files)} local files")
+    if lock.optional_missing:
+        console.info(f"optional imports not installed here, left out: {', '.join(lock.optional_missing)}")
+    for module, where in lock.unresolved.items():
+        console.info(f"warning: `import {module}` ({', '.join(where)}) is neither installed here nor local; "
+                     f"the job may fail to import it")
+    for warning in lock.warnings:
+        console.info(f"warning: {warning}")
+
+
+def cmd_run(args) -> int:
+    """A notebook as a job; the executed notebook always comes back, also when a cell failed."""
+    from . import console
+    from .notebook.build import Options, default_output, load_parameters, prepare_notebook, staging_output, submit
+
+    split = lambda values: [x.strip() for v in values or [] for x in v.split(",") if x.strip()]  # noqa: E731
+    parameters = load_parameters(args.parameters, args.parameter_files)
+    options = Options(name=args.name, instance=args.instance, inputs=split(args.inputs),
+                      outputs=split(args.outputs), env=_pairs(args.env_var, "--env-var"), timeout=args.timeout,
+                      executor=args.executor)
+    target = Path(args.output).resolve() if args.output else staging_output(args.notebook)
+    client = _client()
+    prepared = prepare_notebook(args.notebook, parameters, options, client.settings, target)
+    for warning in prepared.warnings:
+        console.info(f"warning: {warning}")
+    if parameters:
+        console.info("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
+    run = submit(client, prepared, str(Path(args.notebook).resolve()), args.executor)
+    if args.is_async:
+        console.info(f"the executed notebook comes back as {target} (`jupyter jobs attach --id {run.id}`)")
+        args.output = None  # _after_submit's -o is for the job id file
+        return _after_submit(client, run, args)
+    code = _after_submit(client, run, args)
+    run = client.get(run.id)
+    final = target
+    if not args.output and target.exists():
+        final = default_output(args.notebook, run.id)
+        os.replace(target, final)
+    if final.exists():
+        console.info(f"executed notebook: {final}")
+    if run.status == "FAILED":
+        console.info(f"error: {run.error}")
+    return code
 
 
 def cmd_fork(args) -> int:
@@ -285,7 +384,7 @@ def cmd_logs(args) -> int:
         for event in client.follow(run_id):
             printer(event)
     else:
-        events, _ = client.service.events(run_id)
+        events, _ = client.events(run_id)
         for event in events:
             printer(event)
     return 0
@@ -350,6 +449,63 @@ def cmd_cleanup(args) -> int:
     return 0
 
 
+def cmd_secrets(args) -> int:
+    """Values come from stdin or a hidden prompt, never argv (which `ps` and shell history show)."""
+    from . import console
+
+    client = _client()
+    if args.action == "list":
+        for name in client.secret_names():
+            print(name)
+        return 0
+    if args.action == "delete":
+        client.delete_secret(args.name)
+        console.info(f"secret {args.name} deleted")
+        return 0
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"value of {args.name}: ")
+    else:
+        value = sys.stdin.read().rstrip("\n")
+    client.set_secret(args.name, value)
+    console.info(f"secret {args.name} saved; jobs get it as ${args.name}")
+    return 0
+
+
+def cmd_generate_requirements(args) -> int:
+    from . import console
+    from .pyenv.generate import generate_requirements
+
+    text = generate_requirements([Path(f) for f in args.files])
+    if args.output:
+        Path(args.output).write_text(text)
+        console.info(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_envs(args) -> int:
+    from . import console
+    from .pyenv.cache import EnvCache, format_entries
+    from .settings import load_settings
+    from .spec.units import format_size, parse_size
+
+    cache = EnvCache(Path(load_settings().data_dir) / "envs")
+    if args.action == "list":
+        entries = cache.list()
+        print(format_entries(entries) if entries else "no cached environments")
+        return 0
+    try:
+        limit = parse_size(args.max_size)
+    except ValueError as exc:
+        raise JobsError(f"--max-size: {exc}") from None
+    removed = cache.prune(limit)
+    console.info(f"evicted {len(removed)} environments; {format_size(sum(e.size_bytes for e in cache.list()))} kept")
+    return 0
+
+
 def cmd_instance_types(args) -> int:
     from . import console
 
@@ -374,10 +530,11 @@ def _user() -> str | None:
 
 
 COMMANDS = {
-    "execute": cmd_execute, "fork": cmd_fork, "attach": cmd_attach, "list": cmd_list, "get": cmd_get,
+    "execute": cmd_execute, "run": cmd_run, "fork": cmd_fork, "attach": cmd_attach, "list": cmd_list, "get": cmd_get,
     "logs": cmd_logs, "cancel": cmd_cancel, "download-files": cmd_download_files,
     "set-data-ttl": cmd_set_data_ttl, "delete": cmd_delete, "cleanup": cmd_cleanup,
-    "instance-types": cmd_instance_types,
+    "instance-types": cmd_instance_types, "secrets": cmd_secrets,
+    "generate-requirements": cmd_generate_requirements, "envs": cmd_envs,
 }
 
 if __name__ == "__main__":

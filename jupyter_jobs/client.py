@@ -68,6 +68,9 @@ class EmbeddedClient:
     def follow(self, run_id: str, offset: int = 0) -> Iterator[dict]:
         return self.service.follow(run_id, offset)
 
+    def events(self, run_id: str, offset: int = 0) -> tuple[list[dict], int]:
+        return self.service.events(run_id, offset)
+
     def logs(self, run_id: str, stream: str) -> str:
         return self.service.logs(run_id, stream)
 
@@ -86,6 +89,16 @@ class EmbeddedClient:
 
     def cleanup(self) -> dict:
         return self.service.cleanup()
+
+    # -- secrets (values go in, only names come out) --------------------------------------------------
+    def set_secret(self, name: str, value: str) -> None:
+        self.service.secrets.set(name, value)
+
+    def secret_names(self) -> list[str]:
+        return self.service.secrets.names()
+
+    def delete_secret(self, name: str) -> None:
+        self.service.secrets.delete(name)
 
     # -- results --------------------------------------------------------------------------------------
     def download_outputs(self, run: Run, output_dir: Path | None = None,
@@ -127,6 +140,10 @@ class EmbeddedClient:
         return out
 
 
-def connect(settings: JobsSettings | None = None) -> EmbeddedClient:
-    """The client for this process: the embedded service (a server client joins in the next step)."""
-    return EmbeddedClient(settings)
+def connect(settings: JobsSettings | None = None):
+    """A running Jupyter server's jobs API when one is found (`JUPYTER_JOBS_URL`, or a server whose root
+    contains this folder), else the service in this process. `JUPYTER_JOBS_URL=embedded` forces the latter."""
+    from .remote import RemoteClient, find_server
+
+    found = find_server()
+    return RemoteClient(*found, settings=settings) if found else EmbeddedClient(settings)

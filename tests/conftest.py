@@ -14,5 +14,7 @@ def jobs_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(path / "config"))
     # Servers the tests start must not be found by clients looking for "the running Jupyter server".
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path / "runtime"))
+    monkeypatch.delenv("JUPYTER_JOBS_URL", raising=False)
+    monkeypatch.delenv("JUPYTER_JOBS_TOKEN", raising=False)
     return path
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import SubmitError
-from .base import Executor
+from .base import Executor, Launch
 from .local import LocalExecutor
 
 #: Executors this package knows; each is created when configured or first asked for by name.
@@ -14,15 +14,19 @@ def make_executor(name: str, settings) -> Executor:
     """Build one executor; its own traitlets options come from the settings' config."""
     if name == "local":
         return LocalExecutor(settings.local_gpus, settings.local_cpus, settings.local_memory_gb)
-    if name == "docker":
-        from .docker import DockerExecutor
+    try:
+        if name == "docker":
+            from .docker import DockerExecutor
 
-        return DockerExecutor(parent=settings)
-    if name == "ray":
-        from .ray import RayExecutor
+            return DockerExecutor(parent=settings)
+        if name == "ray":
+            from .ray import RayExecutor
 
-        return RayExecutor(parent=settings)
+            return RayExecutor(parent=settings)
+    except ImportError as exc:
+        raise SubmitError(f"the {name} executor is not available here: {exc}",
+                          hint=f"pip install 'jupyter-jobs[{name}]'") from None
     raise SubmitError(f"unknown executor {name!r}", hint=f"known executors: {', '.join(KNOWN)}")
 
 
-__all__ = ["KNOWN", "Executor", "LocalExecutor", "make_executor"]
+__all__ = ["KNOWN", "Executor", "Launch", "LocalExecutor", "make_executor"]

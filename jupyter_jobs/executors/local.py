@@ -85,7 +85,8 @@ class LocalExecutor(Executor):
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:
         if not _is_our_runner(handle, run_dir):
             return False
-        os.kill(handle["pid"], signal.SIGTERM)
+        if (run_dir / "runner.pid").exists():  # else it has not set its handlers: it reads cancel.json itself
+            os.kill(handle["pid"], signal.SIGTERM)
         return True
 
 

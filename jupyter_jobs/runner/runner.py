@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..pyenv.cache import EnvBuildError, EnvCache
 from . import layout
+from .display import DisplayFrames, error_summary
 
 _READ = 1 << 16
 _TICK = 0.2  # seconds between checks of cancel requests, timeouts and the progress file
@@ -38,6 +39,9 @@ class Runner:
         self.progress_offset = 0
         secrets = [os.environ[n] for n in self.plan.get("secret_names", []) if os.environ.get(n)]
         self.redactors = {s: Redactor(secrets) for s in ("stdout", "stderr")}
+        # Display frames (rich outputs of cell/notebook jobs, in-band on stdout): see runner/display.py.
+        self.frames = DisplayFrames()
+        self.job_error: dict | None = None  # the last `error` frame: the job's own exception
 
     # -- recording --------------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> None:
@@ -55,9 +59,12 @@ class Runner:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
-        (self.dir / layout.PID).write_text(str(os.getpid()))
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        # The pid file says "signals are handled now"; a cancel asked before that is read here.
+        (self.dir / layout.PID).write_text(str(os.getpid()))
+        if (self.dir / layout.CANCEL).exists():
+            self._on_signal(signal.SIGTERM, None)
         result: dict = {"status": "FAILED", "exit_code": None, "error": None, "outputs": []}
         work = Path(self.plan["work_dir"])
         try:
@@ -73,12 +80,17 @@ class Runner:
                     result.update(self.execute(work, env))
             result["outputs"] = self.collect(work)
         except EnvBuildError as exc:
-            self.system(f"environment build failed: {exc}")
-            result["error"] = f"environment build failed: {exc}"
+            # The executor's hint says why the build may have failed there (e.g. no network).
+            hint = (self.plan.get("python") or {}).get("hint")
+            message = f"environment build failed: {exc}" + (f"\n{hint}" if hint else "")
+            self.system(message)
+            result["error"] = message
         except Exception as exc:  # the runner must always leave a result behind
             self.system("runner error:\n" + traceback.format_exc())
             result["error"] = f"runner error: {exc}"
-        if self.cancel is not None and result["status"] != "SUCCEEDED":
+        # A job that got the cancel signal is CANCELLED even when its handler exits 0 (the usual way
+        # to shut down gracefully); one that ended before the signal keeps its own status.
+        if self.cancel is not None and (self.cancel.get("signalled") or result["status"] != "SUCCEEDED"):
             result["status"] = "CANCELLED"
             result["error"] = self.cancel.get("reason") or "cancelled"
         result["finished_at"] = time.time()
@@ -162,8 +174,7 @@ class Runner:
                 data = os.read(key.fileobj.fileno(), _READ)
                 text = decoders[key.data].decode(data, final=not data)
                 text = self.redactors[key.data].feed(text, final=not data)
-                if text:
-                    self.log(key.data, text)
+                self.output(key.data, text, final=not data)
                 if not data:
                     selector.unregister(key.fileobj)
             self.read_progress()
@@ -187,7 +198,23 @@ class Runner:
             return {"status": "FAILED", "exit_code": code, "error": f"timed out after {timeout:g}s"}
         if code == 0:
             return {"status": "SUCCEEDED", "exit_code": 0}
+        if self.job_error:  # the job reported its exception in an error frame: name it, not the exit code
+            return {"status": "FAILED", "exit_code": code, "error": error_summary(self.job_error)}
         return {"status": "FAILED", "exit_code": code, "error": f"exit code {code}"}
+
+    def output(self, stream: str, text: str, final: bool = False) -> None:
+        """Log a chunk of the job's output; display frames in stdout become `display` events."""
+        if stream != "stdout":
+            if text:
+                self.log(stream, text)
+            return
+        for kind, part in self.frames.feed(text, final):
+            if kind == "text":
+                self.log(stream, part)
+            else:
+                self.emit("display", **part)
+                if part["msg_type"] == "error":
+                    self.job_error = part
 
     def enforce_cancel(self, proc: subprocess.Popen) -> None:
         """Graceful: the configured signal, then SIGKILL after the timeout. Otherwise SIGKILL now."""

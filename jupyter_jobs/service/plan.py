@@ -75,15 +75,17 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         "timeout": spec.timeout_s,
         "keep_workdir": settings.keep_workdir,
         "notes": notes,
-        "python": _python(bundle.python, settings, where),
+        "python": _python(bundle.python, settings, where, executor),
     }
 
 
-def _python(lock: dict | None, settings: JobsSettings, where) -> dict | None:
+def _python(lock: dict | None, settings: JobsSettings, where, executor: Executor) -> dict | None:
     """Where the runner builds or finds the job's environment (cached by lock, built with uv)."""
     if lock is None:
         return None
     from ..pyenv.cache import find_uv
 
     return {"lock": lock, "cache_root": where(Path(settings.data_dir) / "envs"), "uv": where(Path(find_uv())),
-            "max_bytes": int(settings.env_cache_max_gb * (1 << 30)) or None}
+            "max_bytes": int(settings.env_cache_max_gb * (1 << 30)) or None,
+            # added to a failed build's message, e.g. a container without network (docker executor)
+            "hint": executor.env_build_hint()}

@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, JobsError, NotFound, SubmitError
-from ..executors import KNOWN, Executor, make_executor
+from ..executors import KNOWN, Executor, Launch, make_executor
 from ..instances import Catalogue, InstanceType, refuse
 from ..runner import layout
 from ..settings import JobsSettings
@@ -63,6 +64,7 @@ class JobsService:
         self.catalogue = Catalogue.load(self.settings.instance_types_file or None)
         executors = executors or [make_executor(name, self.settings) for name in self.settings.executors]
         self.executors = {e.name: e for e in executors}
+        self._executors_lock = threading.Lock()
         self.default_executor = executors[0].name
         self.scheduler = Scheduler(self)
         self._maybe_cleanup()
@@ -122,17 +124,26 @@ class JobsService:
         request = SubmitRequest(spec=row.spec, bundle=row.bundle, origin=row.origin)
         plan = build_plan(row.id, request, run_dir, self.blobs, self.settings, executor)
         plan["notes"] = list(row.notes) + plan["notes"]
-        if resources.get("gpus"):
-            plan["env"]["CUDA_VISIBLE_DEVICES"] = ",".join(resources["gpus"])
+        # The executor says how a job sees its GPU slots (a container renumbers them from 0).
+        plan["env"].update(executor.gpu_env(list(resources.get("gpus", []))))
         secrets = self.secrets.values()
         plan["secret_names"] = sorted(secrets)
-        if self.embedded:
+        # Only a runner on this machine can start the host's queue kick (not one in a container).
+        if self.embedded and executor.shares_host:
             plan["on_exit"] = {"queue_dir": str(self.scheduler.queue_dir),
                                "argv": [sys.executable, "-m", "jupyter_jobs.service.kick",
                                         json.dumps(self.settings.trait_values(config=True))]}
         layout.write_json(run_dir / layout.PLAN, plan)
+        # What the executor needs beyond the plan: reserved resources, the image and its registry
+        # login (the password resolved here from the secrets, passed in memory, never written).
+        docker = request.spec.env.docker
+        launch = Launch(run_id=row.id, instance=row.instance_type, resources=dict(resources),
+                        image=docker.image if docker else None,
+                        registry_auth={"username": docker.username or "",
+                                       "password": secrets.get(docker.password_secret, "")}
+                        if docker and docker.password_secret else None)
         try:
-            handle = executor.start(run_dir, secrets)
+            handle = executor.start(run_dir, secrets, launch)
         except JobsError as exc:
             self._update(row.id, status="FAILED", error=str(exc), finished_at=time.time())
             return
@@ -141,12 +152,13 @@ class JobsService:
 
     def _executor(self, name: str | None) -> Executor:
         name = name or self.default_executor
-        if name not in self.executors:
-            if name not in KNOWN:
-                raise SubmitError(f"unknown executor {name!r}",
-                                  hint=f"executors here: {', '.join(self.executors)}")
-            self.executors[name] = make_executor(name, self.settings)
-        return self.executors[name]
+        with self._executors_lock:  # the server calls this from several threads
+            if name not in self.executors:
+                if name not in KNOWN:
+                    raise SubmitError(f"unknown executor {name!r}",
+                                      hint=f"executors here: {', '.join(self.executors)}")
+                self.executors[name] = make_executor(name, self.settings)
+            return self.executors[name]
 
     def _known_executor(self, name: str) -> Executor | None:
         """The executor a stored run names, created on demand; None if this process cannot reach it."""

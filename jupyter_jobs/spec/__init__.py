@@ -1,7 +1,4 @@
-"""What to run: the JobSpec model, the config.yaml reader and writer."""
+"""What to run: the JobSpec model (`models`), the config.yaml reader (`config`) and writer (`writer`).
 
-from .config import LoadedConfig, load_config, parse_config
-from .models import FileRef, JobSpec, PythonEnv
-from .writer import to_yaml
-
-__all__ = ["FileRef", "JobSpec", "LoadedConfig", "PythonEnv", "load_config", "parse_config", "to_yaml"]
+Nothing is imported here, so code that needs only the models does not pay for the YAML reader.
+"""

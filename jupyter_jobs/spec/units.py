@@ -13,9 +13,13 @@ def parse_duration(text: str) -> float:
     """Seconds from `90`, `90s`, `5m`, `1h2m3s`; ValueError on anything else."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:  # float() also takes "-5", "nan" and "inf": none is a duration
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h2m3s")
+        return seconds
     match = _DURATION.match(text)
     if not text or not match:
         raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h2m3s")

@@ -75,10 +75,19 @@ def parse(text: str, source: str | None = None) -> Node | None:
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        mark, problem = exc.problem_mark or exc.context_mark, exc.problem or str(exc)
+        # An unclosed quote or [ { is noticed only where the text ends or a later line starts: name
+        # the line where it was opened instead (the context), and say where it was noticed.
+        context = exc.context_mark
+        if context and exc.problem_mark and exc.context and context.line < exc.problem_mark.line and (
+                exc.problem_mark.index >= len(text) or exc.context.startswith(("while parsing a flow",
+                                                                                 "while scanning a quoted"))):
+            problem = f"{problem} ({exc.context} that starts on this line; noticed on line " \
+                      f"{exc.problem_mark.line + 1})"
+            mark = context
         line = mark.line + 1 if mark else None
         raise ConfigError(
-            f"YAML syntax error: {exc.problem or exc}", line=line, source=source,
+            f"YAML syntax error: {problem}", line=line, source=source,
             hint="check indentation and quoting on that line",
         ) from None
     except yaml.YAMLError as exc:
@@ -86,8 +95,8 @@ def parse(text: str, source: str | None = None) -> Node | None:
     return None if root is None else _convert(root, "")
 
 
-def _convert(node: yaml.Node, key: str) -> Node:
-    line = node.start_mark.line + 1
+def _convert(node: yaml.Node, key: str, line: int | None = None) -> Node:
+    line = line or node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         items, seen = [], {}
         for k, v in node.value:
@@ -101,7 +110,9 @@ def _convert(node: yaml.Node, key: str) -> Node:
                     line=k.start_mark.line + 1, hint="keep one of them",
                 )
             seen[name] = k.start_mark.line + 1
-            items.append((name, k.start_mark.line + 1, _convert(v, child_key)))
+            # A value is reported at its key's line: a block list or mapping starts on the line
+            # below (`inputs:` then `- a`), and "`inputs` has 101 entries" should point at `inputs:`.
+            items.append((name, k.start_mark.line + 1, _convert(v, child_key, k.start_mark.line + 1)))
         return Node("map", line, key, items=items, tag=node.tag)
     if isinstance(node, yaml.SequenceNode):
         return Node("seq", line, key,

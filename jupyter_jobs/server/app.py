@@ -1,0 +1,127 @@
+"""The Jupyter server extension: one JobsService for the server's lifetime, REST handlers under `/jobs/`.
+
+Enabled on `pip install` by `etc/jupyter/jupyter_server_config.d/jupyter_jobs.json`. Configure it in
+`jupyter_server_config.py` (or `jupyter_jobs_config.py`, which the CLI reads too), e.g.
+`c.JobsSettings.max_file_size = 2 * 1024**3` or `c.JobsApp.threads = 32`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Float, Instance, Int
+
+from ..settings import JobsSettings
+from .handlers import ROUTES
+
+
+class JobsApp(ExtensionApp):
+    name = "jupyter_jobs"
+    description = "Run notebook cells, notebooks and scripts as jobs."
+    load_other_extensions = True
+    classes = [JobsSettings]
+
+    threads = Int(16, help="Threads for the service's blocking calls (database, files, starting runs).").tag(
+        config=True)
+    dispatch_interval = Float(0.5, help="Seconds between looks at the queue for runs that can start.").tag(
+        config=True)
+    jobs_settings = Instance(JobsSettings, allow_none=True)
+    _tasks: list = []
+
+    _pool: concurrent.futures.ThreadPoolExecutor | None = None
+    _service_future: concurrent.futures.Future | None = None
+
+    # -- start-up ---------------------------------------------------------------------------------------
+    def initialize_settings(self) -> None:
+        settings = JobsSettings(config=self.config)
+        if not settings.project_dir:
+            settings.project_dir = str(self.serverapp.root_dir)
+        self.jobs_settings = settings
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads,
+                                                           thread_name_prefix="jupyter-jobs")
+        # Opening the database (and migrating it) can be slow: do it off the event loop; the handlers
+        # wait for it, so the server starts serving at once.
+        self._service_future = self._pool.submit(self._make_service)
+        self._service_future.add_done_callback(self._service_ready)
+        self.log.info("jupyter_jobs: data in %s, project dir %s", settings.data_dir, settings.project_dir)
+
+    def _make_service(self):
+        """Not embedded: this server dispatches its queue itself. Reconcile first, so runs that went on
+        (or ended) while no server ran are re-attached or settled before anyone asks."""
+        from ..service.service import JobsService
+
+        service = JobsService(self.jobs_settings, embedded=False)
+        counts = service.reconcile()
+        if counts:
+            self.log.info("jupyter_jobs: reconciled unfinished runs: %s", counts)
+        return service
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        """Once the event loop runs: start queued runs as capacity frees up, delete expired data."""
+        self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, "scheduler.dispatch")),
+                       asyncio.create_task(self._every(3600, "cleanup"))]
+
+    async def _every(self, seconds: float, method: str) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                service = await self.service()
+                target = service
+                for part in method.split("."):
+                    target = getattr(target, part)
+                await self.run_in_pool(target)
+            except Exception as exc:  # keep the loop alive; say what went wrong
+                self.log.warning("jupyter_jobs: %s failed: %s", method, exc)
+
+    def _service_ready(self, future: concurrent.futures.Future) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.log.error("jupyter_jobs: the jobs service failed to start: %s", exc, exc_info=exc)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend((route.pattern, route.handler) for route in ROUTES)
+
+    # -- for the handlers -----------------------------------------------------------------------------------
+    async def service(self):
+        """The JobsService, once it has started."""
+        return await asyncio.wrap_future(self._service_future)
+
+    def run_in_pool(self, fn, *args, **kwargs) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    async def call(self, method: str, *args, **kwargs):
+        """`service.method(*args, **kwargs)` in the thread pool."""
+        service = await self.service()
+        return await self.run_in_pool(getattr(service, method), *args, **kwargs)
+
+    def api_url(self, path: str) -> str:
+        return url_path_join(self.serverapp.base_url, "jobs", path)
+
+    # -- shut-down ------------------------------------------------------------------------------------------
+    async def stop_extension(self) -> None:
+        """Runs keep going (they are detached); only this process's resources are released."""
+        for task in self._tasks:
+            task.cancel()
+        future, pool = self._service_future, self._pool
+        if future is None or pool is None:
+            return
+        try:
+            service = await asyncio.wrap_future(future)
+        except Exception:  # it never started; nothing to close
+            service = None
+        if service is not None:
+            closer = getattr(service, "close", None)
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    pool, closer if callable(closer) else service.engine.dispose)
+            except Exception as exc:  # never block the server's shut-down
+                self.log.warning("jupyter_jobs: error while stopping the service: %s", exc)
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._service_future = None
+        self.log.info("jupyter_jobs: stopped (runs keep going; they are re-attached on the next start)")

@@ -1,0 +1,135 @@
+"""Request and response bodies of the REST API that are not service models (those live in
+`jupyter_jobs.service.schemas`). All are pydantic, so OpenAPI and validation come from one place."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ..service.schemas import OutputEntry, Run
+
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CancelRequest(_Body):
+    graceful: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TtlRequest(_Body):
+    """How long a run's logs and outputs are kept, in days from its creation; null keeps them forever."""
+
+    ttl_days: float | None = Field(ge=0)
+
+
+class MissingBlobsRequest(_Body):
+    sha256: list[Annotated[str, StringConstraints(pattern=SHA256)]] = Field(max_length=200_000)
+
+
+class MissingBlobsResponse(BaseModel):
+    missing: list[str]
+
+
+class BlobStored(BaseModel):
+    sha256: str
+    size: int
+    stored: bool = Field(description="False when the store already held this blob (nothing written).")
+
+
+class RunList(BaseModel):
+    runs: list[Run]
+    limit: int
+    offset: int
+
+
+class EventsPage(BaseModel):
+    """A range read of a run's events.jsonl: complete events after byte `offset`."""
+
+    events: list[dict[str, Any]]
+    offset: int = Field(description="The byte offset the read started at.")
+    next_offset: int = Field(description="Pass this as `offset` to read on.")
+    finished: bool = Field(description="True once the run has ended (no more events will come).")
+
+
+class OutputsManifest(BaseModel):
+    run_id: str
+    status: str
+    data_deleted: bool
+    total_bytes: int
+    outputs: list[OutputEntry]
+
+
+class ExecutorAvailability(BaseModel):
+    available: bool
+    reason: str | None = None
+
+
+class InstanceTypeInfo(BaseModel):
+    name: str
+    family: str
+    cpus: float
+    memory_gb: float
+    gpus: float
+    gpu_kind: str | None = None
+    vram_gb: float | None = None
+    flexible: bool = False
+    summary: str
+    executors: dict[str, ExecutorAvailability]
+
+
+class InstanceTypesResponse(BaseModel):
+    default_executor: str
+    instance_types: list[InstanceTypeInfo]
+
+
+class ExecutorInfo(BaseModel):
+    name: str
+    features: list[str]
+    default: bool
+
+
+class Limits(BaseModel):
+    max_file_size: int
+    max_upload_size: int
+    max_download_size: int
+
+
+class ServerConfig(BaseModel):
+    """What a client or the Lab UI needs to know about this server. Never secrets or paths."""
+
+    version: str
+    api: str = "jobs"
+    executors: list[ExecutorInfo]
+    default_executor: str
+    default_instance_type: str
+    retention_days: float
+    limits: Limits
+
+
+class SecretValue(_Body):
+    """A secret's value: it goes in, and no answer ever carries it back."""
+
+    value: str = Field(min_length=1)
+
+
+class SecretNames(BaseModel):
+    names: list[str]
+
+
+class CleanupReport(BaseModel):
+    runs: int
+    blob_bytes: int
+
+
+class ErrorBody(BaseModel):
+    """Every error answer, whatever the status."""
+
+    message: str
+    hint: str | None = None
+    field: str | None = Field(default=None, description="Dotted path of the offending field, if one.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="All validation problems.")
