@@ -78,7 +78,11 @@ class Runner:
                 if self.cancel is None:
                     self.emit("status", status="RUNNING", started_at=time.time())
                     result.update(self.execute(work, env))
-            result["outputs"] = self.collect(work)
+            try:
+                result["outputs"] = self.collect(work)
+            except OSError as exc:  # the job ran; say that its outputs are what failed
+                self.system(f"could not collect outputs: {exc}")
+                result.update(status="FAILED", error=f"could not collect outputs: {exc}")
         except EnvBuildError as exc:
             # The executor's hint says why the build may have failed there (e.g. no network).
             hint = (self.plan.get("python") or {}).get("hint")
