@@ -1,0 +1,318 @@
+"""IPython magics: `%%job` runs a cell as a job, `%job ...` manages jobs and runs notebooks.
+
+    %load_ext jupyter_jobs
+
+    %%job -i g1.1 --out model
+    model = train(data)          # `data` is sent from the kernel, `model` comes back
+
+The cell runs in an environment detected from its imports and pinned to this kernel's versions.
+Its output (text, HTML, plots) appears here while it runs; a failure fails the cell with the job's
+own traceback; interrupting the cell cancels the job.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments, parse_argstring
+
+from .errors import JobsError
+
+
+def _split(values) -> list[str]:
+    """`--in a,b --in c` and `--inputs f1,f2` -> ["a", "b", "c"]."""
+    out: list[str] = []
+    for value in values or []:
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            out += [part.strip() for part in item.split(",") if part.strip()]
+    return out
+
+
+def _pairs(values, flag: str) -> dict[str, str]:
+    out = {}
+    for item in _split(values):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+@magic_arguments()
+@argument("-i", "--instance", help="instance type, e.g. c1.4 or g1.1 (default: the operator's default)")
+@argument("--name", help="job name")
+@argument("--desc", help="job description")
+@argument("--in", dest="in_vars", action="append", metavar="VARS",
+          help="kernel variables to send (comma-separated); variables the cell reads are sent when small")
+@argument("--out", dest="out_vars", action="append", metavar="VARS",
+          help="variables to bring back after success (comma-separated)")
+@argument("--inputs", action="append", metavar="FILES", help="files or folders to send (comma-separated)")
+@argument("--outputs", action="append", metavar="FILES", help="files the job writes, brought back here")
+@argument("--docker", metavar="IMAGE", help="run in this Docker image (a docker executor)")
+@argument("--env", action="append", nargs="+", metavar="K=V", help="environment variables of the job")
+@argument("--requirements", metavar="FILE", help="requirements file instead of the detected imports")
+@argument("--pip", action="append", nargs="+", metavar="PKG", help="extra requirements (pip syntax)")
+@argument("--executor", help="executor to run on (default: the first configured)")
+@argument("--timeout", type=float, metavar="S", help="stop the job after S seconds")
+@argument("--no-wait", action="store_true", help="return at once with a handle")
+def _cell_arguments(line, cell):
+    """%%job [options]: run this cell as a job."""
+
+
+def _job_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog="%job", description="Manage jobs; run notebooks as jobs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("list", help="recent jobs")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--status", action="append")
+    for name, text in (("status", "a job's details"), ("attach", "replay and follow a job's output here"),
+                       ("cancel", "stop a job")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("id")
+    p = sub.add_parser("logs", help="a job's stdout and stderr")
+    p.add_argument("id")
+    p.add_argument("--stream", choices=("all", "stdout", "stderr", "system"), default="all")
+    p = sub.add_parser("result", help="bring a finished job's --out variables (and --outputs files) back")
+    p.add_argument("id")
+    p.add_argument("names", nargs="*", help="only these variables")
+    p = sub.add_parser("run", help="run a notebook as a job (papermill)")
+    p.add_argument("notebook")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters")
+    p.add_argument("-f", "--parameters-file", action="append", dest="parameter_files")
+    p.add_argument("-i", "--instance")
+    p.add_argument("-o", "--output")
+    p.add_argument("--name")
+    p.add_argument("--inputs", action="append")
+    p.add_argument("--outputs", action="append")
+    p.add_argument("--env", action="append", nargs="+")
+    p.add_argument("--executor")
+    p.add_argument("--timeout", type=float)
+    p.add_argument("--no-wait", action="store_true")
+    return parser
+
+
+class _Html:
+    def __init__(self, html_text: str, text: str):
+        self._html, self._text = html_text, text
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+@magics_class
+class JobMagics(Magics):
+    def __init__(self, shell):
+        super().__init__(shell)
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from .client import connect
+
+            self._client = connect()
+        return self._client
+
+    @line_cell_magic
+    def job(self, line: str, cell: str | None = None):
+        """%%job [-i TYPE] [--in a,b] [--out x,y] [--inputs F] [--outputs F] [--no-wait] ...: run the cell
+        as a job, its output streamed here. %job list|status|logs|attach|result|cancel ID, %job run NB."""
+        try:
+            if cell is None:
+                return self._line(line)
+            return self._cell(line, cell)
+        except JobsError as exc:
+            if hasattr(exc, "_render_traceback_"):
+                raise
+            raise UsageError(str(exc)) from None
+
+    # -- %%job ------------------------------------------------------------------------------------------
+    def _cell(self, line: str, cell: str):
+        from .notebook.build import Options, prepare_cell, submit
+        from .notebook.live import handle_html
+
+        args = parse_argstring(_cell_arguments, line)
+        options = Options(name=args.name, desc=args.desc, instance=args.instance, inputs=_split(args.inputs),
+                          outputs=_split(args.outputs), in_vars=_split(args.in_vars), out_vars=_split(args.out_vars),
+                          docker=args.docker, env=_pairs(args.env, "--env"), requirements=args.requirements,
+                          pip=[p for group in args.pip or [] for p in group], executor=args.executor,
+                          timeout=args.timeout)
+        client = self.client
+        transformed = self.shell.transform_cell(cell)
+        prepared = prepare_cell(cell, transformed, self.shell.user_ns, set(self.shell.user_ns_hidden), options,
+                                client.settings, base=Path.cwd(), python=sys.executable,
+                                execution_count=self.shell.execution_count)
+        for warning in prepared.warnings:
+            print(f"jobs: warning: {warning}", file=sys.stderr)
+        run = submit(client, prepared, self._source(), options.executor)
+        if args.no_wait:
+            from IPython.display import HTML, display
+
+            display(HTML(handle_html(run)))
+            return None
+        self._follow(run, options.out_vars)
+        return None
+
+    def _source(self) -> str:
+        session = self.shell.user_ns.get("__session__")
+        return str(session) if session else "cell"
+
+    def _follow(self, run, out_vars: list[str] | None, label: str = ""):
+        """Stream the run here; then bring files back (also after a failure) and variables (on success)."""
+        from .notebook.live import JobFailed, LiveRun
+        from .notebook.results import load_variables
+
+        live = LiveRun(self.client, run, label)
+        try:
+            run = live.wait()
+        except JobFailed:
+            self._files(self.client.get(run.id))
+            raise
+        self._files(run)
+        values, notes = load_variables(self.client, run, out_vars)
+        self.shell.user_ns.update(values)
+        for note in notes:
+            print(f"jobs: warning: {note}", file=sys.stderr)
+        return run
+
+    def _files(self, run) -> None:
+        from .notebook.results import download_files
+
+        files, notes = download_files(self.client, run)
+        for note in notes:
+            print(f"jobs: warning: {note}", file=sys.stderr)
+
+    # -- %job ... ---------------------------------------------------------------------------------------
+    def _line(self, line: str):
+        parser = _job_parser()
+        argv = shlex.split(line)
+        if not argv:
+            raise UsageError("%job needs a command: list, status, logs, attach, result, cancel, run "
+                             "(a cell starting with %%job runs as a job)")
+        args = parser.parse_args(argv)
+        return getattr(self, f"_cmd_{args.command}")(args)
+
+    def _cmd_list(self, args):
+        from . import console
+
+        runs = self.client.list(status=args.status, limit=args.limit)
+        rows = "".join(
+            f"<tr><td><code>{r.id}</code></td><td>{html.escape(r.name or '-')}</td>"
+            f"<td>{html.escape(console._status(r))}</td><td>{html.escape(r.instance_type)}</td><td>{console.when(r.created_at)}</td>"
+            f"<td>{console.duration(r)}</td></tr>" for r in runs)
+        head = "".join(f"<th>{h}</th>" for h in ("id", "name", "status", "instance", "created", "duration"))
+        return _Html(f"<table><tr>{head}</tr>{rows}</table>", console.runs_table(runs) if runs else "no jobs")
+
+    def _cmd_status(self, args):
+        from . import console
+
+        run = self.client.get(self.client.resolve_id(args.id))
+        text = console.run_details(run)
+        return _Html(f"<pre>{html.escape(text)}</pre>", text)
+
+    def _cmd_logs(self, args):
+        run_id = self.client.resolve_id(args.id)
+        streams = ("stdout", "stderr") if args.stream == "all" else (args.stream,)
+        for stream in streams:
+            text = self.client.logs(run_id, stream)
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+
+    def _cmd_cancel(self, args):
+        run = self.client.cancel(self.client.resolve_id(args.id), graceful=True)
+        print(f"job {run.id} is {run.status}" + ("" if run.finished else "; cancel requested"))
+
+    def _cmd_attach(self, args):
+        run = self.client.get(self.client.resolve_id(args.id))
+        if run.kind == "notebook":
+            return self._follow_notebook(run, None)
+        self._follow(run, None, label="(attached)")
+
+    def _cmd_result(self, args):
+        from .notebook.live import FINAL, JobFailed
+        from .notebook.results import load_variables
+
+        run = self.client.get(self.client.resolve_id(args.id))
+        if run.status not in FINAL:
+            raise UsageError(f"job {run.id} is {run.status}; follow it with %job attach {run.id}")
+        self._files(run)
+        if run.status != "SUCCEEDED":
+            raise JobFailed(run.id, run.status, run.error)
+        values, notes = load_variables(self.client, run, args.names or None)
+        self.shell.user_ns.update(values)
+        for note in notes:
+            print(f"jobs: warning: {note}", file=sys.stderr)
+        if values:
+            from .runner.nbexec import type_name
+
+            print("brought back: " + ", ".join(f"{n} ({type_name(v)})" for n, v in values.items()))
+
+    def _cmd_run(self, args):
+        from .notebook.build import Options, load_parameters, prepare_notebook, staging_output, submit
+        from .notebook.live import handle_html
+
+        parameters = load_parameters(args.parameters, args.parameter_files)
+        options = Options(name=args.name, instance=args.instance, inputs=_split(args.inputs),
+                          outputs=_split(args.outputs), env=_pairs(args.env, "--env"), executor=args.executor,
+                          timeout=args.timeout)
+        target = Path(args.output) if args.output else staging_output(args.notebook)
+        prepared = prepare_notebook(args.notebook, parameters, options, self.client.settings, target,
+                                    python=sys.executable)
+        for warning in prepared.warnings:
+            print(f"jobs: warning: {warning}", file=sys.stderr)
+        run = submit(self.client, prepared, str(Path(args.notebook).resolve()), options.executor)
+        if args.no_wait:
+            from IPython.display import HTML, display
+
+            display(HTML(handle_html(run)))
+            return None
+        return self._follow_notebook(run, None if args.output else args.notebook)
+
+    def _follow_notebook(self, run, rename_from: str | None):
+        """Follow a notebook run; the executed notebook comes back also when a cell failed."""
+        from .notebook.build import default_output, staging_output
+        from .notebook.live import JobFailed, LiveRun
+
+        failure = None
+        try:
+            run = LiveRun(self.client, run, "notebook").wait()
+        except JobFailed as exc:
+            failure = exc
+            run = self.client.get(run.id)
+        report = self.client.download_outputs(run) if run.outputs and not run.data_deleted else None
+        path = None
+        if report is not None:
+            for file in report.files:
+                if file.suffix == ".ipynb":
+                    path = file
+        source = rename_from or run.origin.source
+        if path is not None and source and path == staging_output(source).resolve():
+            final = default_output(source, run.id)
+            os.replace(path, final)
+            path = final
+        if path is not None:
+            from IPython.display import HTML, display
+
+            rel = os.path.relpath(path)
+            display(HTML(f"<div style='font-size:90%'>executed notebook: <a href='{html.escape(rel)}' "
+                         f"target='_blank'>{html.escape(rel)}</a></div>"))
+        if failure is not None:
+            raise failure
+        return None
+
+
+def load_ipython_extension(ipython) -> None:
+    ipython.register_magics(JobMagics)
+
+
+def unload_ipython_extension(ipython) -> None:
+    pass
