@@ -1,0 +1,110 @@
+"""A real Docker Engine for the docker executor's tests (scripts/docker-engine.sh start).
+
+Outside CI these tests skip with a reason when DOCKER_HOST is unset or the engine does not answer;
+under CI=true that is a failure. The test image is built locally (scripts/build-test-image.sh) when
+missing: no registry is involved.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import require_in_ci
+
+from jupyter_jobs.service.schemas import Origin, SubmitRequest
+from jupyter_jobs.service.service import JobsService
+from jupyter_jobs.settings import JobsSettings
+from jupyter_jobs.spec.models import JobSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = os.environ.get("JUPYTER_JOBS_TEST_IMAGE", "jupyter-jobs-test-python:3.11")
+LABEL = "jupyter-jobs.run-id"
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    if not os.environ.get("DOCKER_HOST"):
+        require_in_ci("DOCKER_HOST is not set (eval \"$(bash scripts/docker-engine.sh start)\")")
+    try:
+        import docker
+    except ImportError:
+        require_in_ci("the `docker` package is not installed (pip install -e '.[test]')")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        require_in_ci(f"the Docker Engine at {os.environ['DOCKER_HOST']} does not answer: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client) -> str:
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-test-image.sh"), IMAGE], check=True)
+    return IMAGE
+
+
+@pytest.fixture(autouse=True)
+def _own_env_volumes(request, jobs_data_dir):
+    """Env volumes are per data dir: remove this test's when it ends."""
+    yield
+    if "docker_client" not in request.fixturenames:
+        return
+    client = request.getfixturevalue("docker_client")
+    for volume in client.volumes.list(filters={"label": f"jupyter-jobs.data-dir={jobs_data_dir.resolve()}"}):
+        try:
+            volume.remove(force=True)
+        except Exception:  # noqa: BLE001 - still in use by a container being removed
+            pass
+
+
+@pytest.fixture
+def make_service(jobs_data_dir, test_image, docker_client):
+    """JobsService instances on this test's data dir with the docker executor first."""
+    from traitlets.config import Config
+
+    def make(**docker_options) -> JobsService:
+        config = Config({"DockerExecutor": {"default_image": test_image, **docker_options}})
+        settings = JobsSettings(data_dir=str(jobs_data_dir), executors=["docker"], config=config)
+        return JobsService(settings)
+
+    yield make
+    # Nothing of a test may outlive it: its containers are gone (removed when their runs ended).
+    for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
+        if str(jobs_data_dir) in container.labels.get("jupyter-jobs.run-dir", ""):
+            try:
+                container.remove(force=True)
+            except Exception:  # noqa: BLE001 - already being removed (auto_remove)
+                pass
+
+
+def submit(service: JobsService, cmd: str, **spec) -> str:
+    request = SubmitRequest(spec=JobSpec(cmd=cmd, **spec), origin=Origin(user="tester"))
+    return service.submit(request).id
+
+
+def wait_status(service: JobsService, run_id: str, statuses, timeout: float = 60):
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    deadline = time.monotonic() + timeout
+    while True:
+        run = service.get(run_id)
+        if run.status in statuses:
+            return run
+        if run.finished or time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} is {run.status} ({run.error}), wanted {statuses}:\n"
+                                 + service.logs(run_id, "system") + service.logs(run_id, "stderr"))
+        time.sleep(0.05)
+
+
+def wait_output(service: JobsService, run_id: str, text: str, stream: str = "stdout", timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while text not in service.logs(run_id, stream):
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {stream}: {service.logs(run_id, stream)}"
+        time.sleep(0.05)
+
+
+def containers_of(docker_client, run_id: str) -> list:
+    return docker_client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
