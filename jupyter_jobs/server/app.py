@@ -61,13 +61,25 @@ class JobsApp(ExtensionApp):
         return service
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        """Once the event loop runs: start queued runs as capacity frees up, delete expired data."""
-        self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, "scheduler.dispatch")),
+        """Once the event loop runs: start queued runs as soon as they are submitted or capacity frees
+        up (woken by submits, else every dispatch_interval), and delete expired data hourly."""
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        service = await self.service()
+        service.wake = lambda: loop.call_soon_threadsafe(self._wake.set)
+        self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, "scheduler.dispatch", self._wake)),
                        asyncio.create_task(self._every(3600, "cleanup"))]
 
-    async def _every(self, seconds: float, method: str) -> None:
+    async def _every(self, seconds: float, method: str, wake: asyncio.Event | None = None) -> None:
         while True:
-            await asyncio.sleep(seconds)
+            if wake is None:
+                await asyncio.sleep(seconds)
+            else:
+                try:
+                    await asyncio.wait_for(wake.wait(), seconds)
+                except asyncio.TimeoutError:
+                    pass
+                wake.clear()
             try:
                 service = await self.service()
                 target = service

@@ -25,7 +25,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -272,8 +272,8 @@ class ForkHandler(JobsHandler):
 
 
 # -- logs and events -----------------------------------------------------------------------------------------
-def read_events_at(path: Path, offset: int, max_bytes: int = 1 << 20) -> list[tuple[dict, int]]:
-    """Complete events after byte `offset`, each with the offset just past its line (its SSE id)."""
+def read_lines_at(path: Path, offset: int, max_bytes: int = 1 << 20) -> list[tuple[bytes, int]]:
+    """Complete event lines (JSON as the runner wrote it) after byte `offset`, each with its end offset."""
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
@@ -289,11 +289,13 @@ def read_events_at(path: Path, offset: int, max_bytes: int = 1 << 20) -> list[tu
             break  # the runner is still writing it
         pos += len(line)
         if line.strip():
-            try:
-                out.append((json.loads(line), pos))
-            except ValueError:
-                continue
+            out.append((line.rstrip(b"\n"), pos))
     return out
+
+
+def _is_result(line: bytes) -> bool:
+    """The runner writes events with json.dumps' default separators, so a byte test suffices."""
+    return b'"type": "result"' in line
 
 
 class LogsHandler(JobsHandler):
@@ -362,15 +364,16 @@ class EventsHandler(JobsHandler):
         last_write = last_check = time.monotonic()
         delay = 0.02
         while not self._closed:
-            batch = await asyncio.to_thread(read_events_at, events_file, offset)
-            for event, end in batch:
-                self.write(f"id: {end}\ndata: {json.dumps(event)}\n\n")
+            # Lines go out as the runner wrote them (already JSON): no parse and re-encode per event.
+            batch = await asyncio.to_thread(read_lines_at, events_file, offset, 4 << 20)
+            for line, end in batch:
+                self.write(b"id: %d\ndata: %s\n\n" % (end, line))
                 offset = end
             if batch:
                 await self.flush()
                 last_write = time.monotonic()
                 delay = 0.02
-                if any(e.get("type") == "result" for e, _ in batch):
+                if any(_is_result(line) for line, _ in batch):
                     return
                 continue
             now = time.monotonic()
@@ -378,11 +381,11 @@ class EventsHandler(JobsHandler):
                 last_check = now
                 run: Run = await self.svc("get", run_id)
                 if run.finished:
-                    rest = await asyncio.to_thread(read_events_at, events_file, offset, 1 << 30)
-                    for event, end in rest:
-                        self.write(f"id: {end}\ndata: {json.dumps(event)}\n\n")
+                    rest = await asyncio.to_thread(read_lines_at, events_file, offset, 1 << 30)
+                    for line, end in rest:
+                        self.write(b"id: %d\ndata: %s\n\n" % (end, line))
                         offset = end
-                    if not any(e.get("type") == "result" for e, _ in rest):
+                    if not any(_is_result(line) for line, _ in rest):
                         result = {"type": "result", "t": time.time(), "status": run.status,
                                   "exit_code": run.exit_code, "error": run.error}
                         self.write(f"id: {offset}\ndata: {json.dumps(result)}\n\n")
@@ -675,6 +678,223 @@ class OpenAPIHandler(JobsHandler):
         self.send(build_openapi(ROUTES, base_url=self.base_url))
 
 
+# -- for the Lab UI: notebooks under the server root, outputs opened there, a run's environment --------------
+class NotebookPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="The notebook, relative to the server's root (a contents path).")
+
+
+class NotebookParameter(BaseModel):
+    name: str
+    type: str = Field(description="The type papermill infers from the default (int, float, str, bool, ...; "
+                                  "None when it cannot tell).")
+    default: str = Field(description="The default as written in the `parameters` cell (Python source).")
+    value: Any = Field(default=None, description="The default as JSON, when it is a plain literal.")
+    help: str = ""
+
+
+class NotebookParameters(BaseModel):
+    path: str
+    has_parameters_cell: bool
+    parameters: list[NotebookParameter]
+
+
+class NotebookRunRequest(BaseModel):
+    """`jupyter jobs run NOTEBOOK -p ...` as data, for a notebook under the server's root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="The notebook, relative to the server's root.")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    instance_type: str | None = None
+    name: str | None = Field(default=None, max_length=200)
+    executor: str | None = None
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="An output file's path from the outputs manifest.")
+
+
+class ExportedFile(BaseModel):
+    path: str = Field(description="Where the file now is, relative to the server's root (open it in Lab).")
+    size: int
+
+
+class RunEnvironment(BaseModel):
+    """The run's environment as submitted: the Python lock (resolved packages) and the container image."""
+
+    run_id: str
+    kind: str = Field(description="python (a detected/locked environment), docker, or plain.")
+    python: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    docker_image: str | None = None
+    env_vars: list[str] = Field(default_factory=list, description="Names of the job's environment variables.")
+    unresolved: dict[str, list[str]] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def under_root(root: str | os.PathLike, rel: str, what: str = "path") -> Path:
+    """`root/rel` for a contents-API path; refuses absolute paths, `..` and what resolves outside root."""
+    rel = rel.strip().lstrip("/")
+    if "\x00" in rel or not rel or any(part == ".." for part in re.split(r"[/\\]", rel)):
+        raise Invalid(f"{what}: {rel!r} is not a path inside the server's root", field=what)
+    real_root = Path(root).resolve()
+    target = (real_root / rel).resolve()
+    if not target.is_relative_to(real_root):
+        raise Invalid(f"{what}: {rel!r} is outside the server's root", field=what)
+    return target
+
+
+def _literal(source: str) -> Any:
+    import ast
+
+    try:
+        value = ast.literal_eval(source)
+        json.dumps(value)
+        return value
+    except Exception:  # an expression, or not JSON-able: the form shows the source
+        return None
+
+
+def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
+    from ..notebook.build import notebook_parameters
+
+    if not path.is_file():
+        raise NotFound(f"notebook {rel} not found")
+    try:
+        from papermill.iorw import load_notebook_node
+
+        nb = load_notebook_node(str(path))
+    except Exception as exc:
+        raise Invalid(f"path: {rel} is not a notebook: {exc}", field="path") from None
+    has_cell = any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
+    params = [NotebookParameter(name=p.name, type=p.inferred_type_name, default=p.default,
+                                value=_literal(p.default), help=p.help or "")
+              for p in notebook_parameters(nb)]
+    return NotebookParameters(path=rel, has_parameters_cell=has_cell, parameters=params)
+
+
+def _submit_notebook(service, settings, path: Path, request: NotebookRunRequest, user: str | None,
+                     key: str | None) -> Run:
+    """What `jupyter jobs run` does, in the server: detect, upload into the store, submit."""
+    import socket
+
+    from ..notebook.build import Options, prepare_notebook, staging_output
+    from ..service.schemas import Origin
+
+    if key:
+        existing = service._by_key(key)
+        if existing:
+            return existing
+    if not path.is_file():
+        raise NotFound(f"notebook {request.path} not found")
+    options = Options(name=request.name or None, instance=request.instance_type or None,
+                      executor=request.executor or None)
+    prepared = prepare_notebook(path, request.parameters, options, settings, staging_output(path))
+    try:
+        captured = prepared.captured
+        for sha in service.missing_blobs(captured.sources):
+            service.blobs.put_file(captured.sources[sha], sha)
+        origin = Origin(base_dir=str(prepared.base_dir), source=str(path), host=socket.gethostname(), user=user)
+        return service.submit(SubmitRequest(spec=prepared.spec, bundle=captured.bundle, origin=origin,
+                                            executor=request.executor or None, idempotency_key=key))
+    finally:
+        prepared.cleanup()
+
+
+def _export_output(service, root: str, run_id: str, rel: str) -> ExportedFile:
+    """Copy one output file into the server's root: the executed notebook next to its source as
+    `NAME-RUNID.ipynb`, other files to their declared place (as the CLI brings them back) when that is
+    inside the root, else under `jobs-outputs/RUNID/`."""
+    import shutil
+
+    from ..notebook.build import NOTEBOOK_VAR, default_output
+    from ..spec.bundle import local_path
+
+    run: Run = service.get(run_id)
+    if run.data_deleted:
+        raise NotFound(f"job {run.id}'s data expired and was deleted")
+    src = safe_join(service.outputs_dir(run.id), rel)
+    real_root = Path(root).resolve()
+    dest: Path | None = None
+    for entry in run.outputs:
+        if not any(f.path == rel for f in entry.files):
+            continue
+        if entry.src.startswith(f"_outputs/{NOTEBOOK_VAR}") and run.origin.source:
+            dest = default_output(run.origin.source, run.id)
+        elif run.origin.base_dir:
+            within = rel[len(entry.src):].lstrip("/")
+            target = local_path(entry.name, run.origin.base_dir)
+            dest = (target / within) if within else target
+        break
+    if dest is None or not dest.resolve().is_relative_to(real_root):
+        dest = real_root / "jobs-outputs" / run.id / rel
+    dest = dest.resolve()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return ExportedFile(path=dest.relative_to(real_root).as_posix(), size=dest.stat().st_size)
+
+
+def _environment(service, run_id: str) -> RunEnvironment:
+    row = service._row(service.resolve_id(run_id))
+    spec = row.spec or {}
+    env = spec.get("env") or {}
+    lock = (row.bundle or {}).get("python") or {}
+    docker = (env.get("docker") or {}).get("image") if isinstance(env.get("docker"), dict) else None
+    kind = "python" if lock else "docker" if docker else "plain"
+    return RunEnvironment(run_id=row.id, kind=kind, python=lock.get("python"),
+                          requirements=list(lock.get("requirements") or []),
+                          constraints=list(lock.get("constraints") or []), docker_image=docker,
+                          env_vars=sorted((env.get("vars") or {}).keys()),
+                          unresolved=dict(lock.get("unresolved") or {}), warnings=list(lock.get("warnings") or []))
+
+
+class NotebookParametersHandler(JobsHandler):
+    @web.authenticated
+    @authorized("read")
+    async def post(self):
+        request: NotebookPath = self.body(NotebookPath)
+        path = under_root(self.jobs.serverapp.root_dir, request.path)
+        self.send(await self.jobs.run_in_pool(_inspect_notebook, path, request.path.lstrip("/")))
+
+
+class NotebookRunHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    async def post(self):
+        request: NotebookRunRequest = self.body(NotebookRunRequest)
+        key = self.idempotency_key(request.idempotency_key)
+        path = under_root(self.jobs.serverapp.root_dir, request.path)
+        user = getattr(self.current_user, "username", None) or getattr(self.current_user, "name", None)
+        service = await self.jobs.service()
+        run = await self.jobs.run_in_pool(_submit_notebook, service, self.jobs.jobs_settings, path, request,
+                                          user if isinstance(user, str) else None, key)
+        self.send(run, 201)
+
+
+class ExportHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str):
+        request: ExportRequest = self.body(ExportRequest)
+        service = await self.jobs.service()
+        self.send(await self.jobs.run_in_pool(_export_output, service, self.jobs.serverapp.root_dir, run_id,
+                                              request.path))
+
+
+class EnvironmentHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        service = await self.jobs.service()
+        self.send(await self.jobs.run_in_pool(_environment, service, run_id))
+
+
 # -- the route table: the app registers it, OpenAPI documents it, the tests walk it ----------------------------
 @dataclass(frozen=True)
 class Op:
@@ -760,6 +980,22 @@ ROUTES: list[Route] = [
     }),
     Route("/jobs/runs/{run_id}/outputs/{path}", OutputFileHandler, {
         "get": Op("Download one output file", media="application/octet-stream"),
+    }),
+    Route("/jobs/runs/{run_id}/export", ExportHandler, {
+        "post": Op("Copy one output file into the server's root (to open it in Lab)", ExportedFile,
+                   body=ExportRequest),
+    }),
+    Route("/jobs/runs/{run_id}/environment", EnvironmentHandler, {
+        "get": Op("The run's environment: Python lock (resolved packages), image, variable names",
+                  RunEnvironment),
+    }),
+    Route("/jobs/notebooks/parameters", NotebookParametersHandler, {
+        "post": Op("The parameters of a notebook under the server's root (papermill's inference)",
+                   NotebookParameters, body=NotebookPath),
+    }),
+    Route("/jobs/notebooks/run", NotebookRunHandler, {
+        "post": Op("Run a notebook under the server's root as a job (as `jupyter jobs run`)", Run, 201,
+                   NotebookRunRequest, headers=_IDEMPOTENCY, errors=(400, 403, 404, 409, 422)),
     }),
     Route("/jobs/blobs/missing", MissingBlobsHandler, {
         "post": Op("Which of these blobs the server lacks (upload only those)", MissingBlobsResponse,

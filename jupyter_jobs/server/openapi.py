@@ -96,3 +96,23 @@ def _build(routes, base_url: str) -> dict:
         },
         "security": [{"token": []}],
     }
+
+
+def document() -> dict:
+    """The document for the default base URL, built from the route table without a running server."""
+    from .handlers import ROUTES
+
+    return build_openapi(ROUTES)
+
+
+def main() -> None:
+    """`python -m jupyter_jobs.server.openapi > labextension/src/api/openapi.json` (the Lab extension's
+    TypeScript types are generated from that file; `jlpm check:api` fails when it is out of date)."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(document(), indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

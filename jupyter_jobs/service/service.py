@@ -14,7 +14,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -53,6 +53,8 @@ class JobsService:
         #: In-process (CLI, magics): a finishing runner starts what waits in the queue, since no
         #: long-lived process does. A server dispatches itself.
         self.embedded = embedded
+        #: A server sets this to be told (from any thread) that a run was queued, to dispatch soon.
+        self.wake: Callable[[], None] | None = None
         self.data_dir = Path(self.settings.data_dir)
         self.runs_dir = self.data_dir / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +117,10 @@ class JobsService:
                     return existing
                 raise
         self.scheduler.enqueue(run_id)
-        self.scheduler.dispatch()
+        if self.embedded:
+            self.scheduler.dispatch()
+        elif self.wake:
+            self.wake()
         return self.get(run_id)
 
     def _launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
@@ -205,7 +210,8 @@ class JobsService:
 
     def list(self, status: list[str] | None = None, query: str | None = None,
              limit: int = 100, offset: int = 0) -> list[Run]:
-        self.scheduler.dispatch()
+        if self.embedded:  # a server's own loop dispatches
+            self.scheduler.dispatch()
         with self.Session() as session:
             stmt = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc())
             if status:

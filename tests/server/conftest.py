@@ -41,6 +41,13 @@ def jobs_app(jp_serverapp):
     return jp_serverapp.extension_manager.extension_points["jupyter_jobs"].app
 
 
+@pytest.fixture(autouse=True)
+def _extensions_started(jp_serverapp, jp_asyncio_loop):
+    """A real server starts its extensions once its loop runs (ServerApp._post_start): the jobs queue's
+    dispatch loop starts there. pytest-jupyter does not, so do what the server does."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+
+
 @pytest.fixture
 def api(jp_fetch):
     """`await api("runs", method="POST", body={...})` -> (status, parsed JSON or raw bytes); never raises."""
