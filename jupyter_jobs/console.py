@@ -77,8 +77,23 @@ class EventPrinter:
             info(f"status {event['status']}")
         elif kind == "progress" and not self.quiet:
             info(f"progress {event['progress']:g}% {event.get('message', '')}".rstrip())
+        elif kind == "display" and "stdout" in self.streams:
+            self._display(event)
         elif kind == "result":
             self.result = event
+
+    def _display(self, event: dict) -> None:
+        """A terminal shows a rich output's plain-text form, or says what kind it was."""
+        data = event.get("data") or {}
+        if "text/plain" in data:
+            text = data["text/plain"]
+            text = "".join(text) if isinstance(text, list) else text
+        elif data:
+            text = f"[{', '.join(sorted(data))} output: open the run in JupyterLab to see it]"
+        else:
+            return
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        sys.stdout.flush()
 
     def _log(self, event: dict) -> None:
         text = event["text"]

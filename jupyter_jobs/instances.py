@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import ConfigError, SubmitError
 
+try:  # libyaml's loader: the catalogue is read on every CLI call
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
 
 class InstanceType(BaseModel):
     name: str
@@ -41,11 +46,11 @@ class Catalogue:
     @classmethod
     def load(cls, override: str | Path | None = None) -> Catalogue:
         text = resources.files("jupyter_jobs").joinpath("data/instance_types.yaml").read_text()
-        types = _parse(yaml.safe_load(text), "built-in catalogue")
+        types = _parse(yaml.load(text, Loader=_Loader), "built-in catalogue")
         if override:
             path = Path(override)
             try:
-                data = yaml.safe_load(path.read_text())
+                data = yaml.load(path.read_text(), Loader=_Loader)
             except (OSError, yaml.YAMLError) as exc:
                 raise ConfigError(f"cannot read instance types file: {exc}", source=str(path)) from None
             types.update(_parse(data, str(path)))

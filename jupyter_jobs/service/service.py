@@ -262,7 +262,7 @@ class JobsService:
                            "exit_code": row.exit_code, "error": row.error}
                 return
             time.sleep(delay)
-            delay = min(delay * 2, poll * 4)
+            delay = min(delay * 2, poll)
 
     def logs(self, run_id: str, stream: str) -> str:
         return RunDir(self._row(run_id).run_dir).log_text(stream)
@@ -350,8 +350,8 @@ class JobsService:
                 row.data_deleted = True
             session.commit()
             kept = session.scalars(select(RunRow.bundle).where(RunRow.data_deleted.is_(False))).all()
-        referenced = {f["sha256"] for b in kept for i in b.get("inputs", []) for f in i["files"]
-                      if f.get("sha256")}
+        referenced = {f["sha256"] for b in kept for i in b.get("inputs", []) + [b.get("code") or {"files": []}]
+                      for f in i["files"] if f.get("sha256")}
         freed = self.blobs.delete_unreferenced(referenced)
         (self.data_dir / ".last-cleanup").touch()
         return {"runs": len(expired), "blob_bytes": freed}
