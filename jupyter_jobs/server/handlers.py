@@ -679,16 +679,10 @@ class OpenAPIHandler(JobsHandler):
 
 
 # -- for the Lab UI: notebooks under the server root, outputs opened there, a run's environment --------------
-class NotebookPath(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(min_length=1, description="The notebook, relative to the server's root (a contents path).")
-
-
 class NotebookParameter(BaseModel):
     name: str
-    type: str = Field(description="The type papermill infers from the default (int, float, str, bool, ...; "
-                                  "None when it cannot tell).")
+    type: str = Field(description="papermill's type from the annotation, else the default literal's "
+                                  "(int, float, str, bool, list, dict); None when it cannot tell.")
     default: str = Field(description="The default as written in the `parameters` cell (Python source).")
     value: Any = Field(default=None, description="The default as JSON, when it is a plain literal.")
     help: str = ""
@@ -773,9 +767,14 @@ def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
     except Exception as exc:
         raise Invalid(f"path: {rel} is not a notebook: {exc}", field="path") from None
     has_cell = any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
-    params = [NotebookParameter(name=p.name, type=p.inferred_type_name, default=p.default,
-                                value=_literal(p.default), help=p.help or "")
-              for p in notebook_parameters(nb)]
+    params = []
+    for p in notebook_parameters(nb):
+        value = _literal(p.default)
+        kind = p.inferred_type_name
+        if kind in (None, "", "None") and value is not None:  # no annotation: the default's type
+            kind = type(value).__name__
+        params.append(NotebookParameter(name=p.name, type=kind or "None", default=p.default, value=value,
+                                        help=p.help or ""))
     return NotebookParameters(path=rel, has_parameters_cell=has_cell, parameters=params)
 
 
@@ -856,11 +855,11 @@ def _environment(service, run_id: str) -> RunEnvironment:
 
 class NotebookParametersHandler(JobsHandler):
     @web.authenticated
-    @authorized("read")
-    async def post(self):
-        request: NotebookPath = self.body(NotebookPath)
-        path = under_root(self.jobs.serverapp.root_dir, request.path)
-        self.send(await self.jobs.run_in_pool(_inspect_notebook, path, request.path.lstrip("/")))
+    @authorized
+    async def get(self):
+        rel = self.get_argument("path", "")
+        path = under_root(self.jobs.serverapp.root_dir, rel)
+        self.send(await self.jobs.run_in_pool(_inspect_notebook, path, rel.strip().lstrip("/")))
 
 
 class NotebookRunHandler(JobsHandler):
@@ -990,8 +989,8 @@ ROUTES: list[Route] = [
                   RunEnvironment),
     }),
     Route("/jobs/notebooks/parameters", NotebookParametersHandler, {
-        "post": Op("The parameters of a notebook under the server's root (papermill's inference)",
-                   NotebookParameters, body=NotebookPath),
+        "get": Op("The parameters of a notebook under the server's root (papermill's inference)",
+                  NotebookParameters, query=(("path", "string", "The notebook, relative to the server's root."),)),
     }),
     Route("/jobs/notebooks/run", NotebookRunHandler, {
         "post": Op("Run a notebook under the server's root as a job (as `jupyter jobs run`)", Run, 201,

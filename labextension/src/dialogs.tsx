@@ -1,0 +1,433 @@
+/**
+ * The "Run as job" dialog (instance type, parameters form from the notebook's `parameters` cell, name,
+ * executor) and the "Fork" dialog (run again with overrides).
+ */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { HTMLSelect, ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import {
+  ForkRequest,
+  InstanceTypeInfo,
+  JobsClient,
+  NotebookParameter,
+  NotebookParameters,
+  NotebookRunRequest,
+  Run,
+  ServerConfig
+} from './api/client';
+import { describeError, IProblem } from './model';
+
+// -- run a notebook -------------------------------------------------------------------------------------------
+interface IRunState {
+  loading: boolean;
+  problem: IProblem | null;
+  config: ServerConfig | null;
+  types: InstanceTypeInfo[];
+  params: NotebookParameters | null;
+  name: string;
+  executor: string;
+  instanceType: string;
+  values: Record<string, string | boolean>;
+}
+
+function initialValue(p: NotebookParameter): string | boolean {
+  if (p.type === 'bool') {
+    return p.value === true;
+  }
+  if ((p.type === 'str' || p.type === 'int' || p.type === 'float') && p.value !== null && p.value !== undefined) {
+    return String(p.value);
+  }
+  return p.default;
+}
+
+/** The typed JSON value of a form field, or undefined when it still says the notebook's default. */
+export function parameterValue(p: NotebookParameter, raw: string | boolean): unknown {
+  if (raw === initialValue(p)) {
+    return undefined;
+  }
+  switch (p.type) {
+    case 'bool':
+      return Boolean(raw);
+    case 'int': {
+      const n = Number(raw);
+      if (!Number.isInteger(n)) {
+        throw new Error(`${p.name}: ${raw} is not an integer`);
+      }
+      return n;
+    }
+    case 'float': {
+      const n = Number(raw);
+      if (String(raw).trim() === '' || Number.isNaN(n)) {
+        throw new Error(`${p.name}: ${raw} is not a number`);
+      }
+      return n;
+    }
+    case 'str':
+      return String(raw);
+    default:
+      try {
+        return JSON.parse(String(raw));
+      } catch {
+        return String(raw);
+      }
+  }
+}
+
+class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<NotebookRunRequest> {
+  constructor(
+    readonly client: JobsClient,
+    readonly path: string,
+    previous?: IRunState
+  ) {
+    super();
+    this.addClass('jp-JobsRunDialog');
+    if (previous) {
+      this.state = previous;
+      return;
+    }
+    const stem = path.split('/').pop()!.replace(/\.ipynb$/, '');
+    this.state = {
+      loading: true,
+      problem: null,
+      config: null,
+      types: [],
+      params: null,
+      name: stem,
+      executor: '',
+      instanceType: '',
+      values: {}
+    };
+    void this.load();
+  }
+
+  state: IRunState;
+
+  private set(patch: Partial<IRunState>): void {
+    this.state = { ...this.state, ...patch };
+    this.update();
+  }
+
+  async load(): Promise<void> {
+    try {
+      const [config, types, params] = await Promise.all([
+        this.client.config(),
+        this.client.instanceTypes(),
+        this.client.notebookParameters(this.path)
+      ]);
+      const executor = config.default_executor;
+      const usable = types.instance_types.filter(t => t.executors[executor]?.available);
+      const preferred =
+        usable.find(t => t.name === config.default_instance_type) ?? usable[0] ?? types.instance_types[0];
+      const values: Record<string, string | boolean> = {};
+      for (const p of params.parameters) {
+        values[p.name] = initialValue(p);
+      }
+      this.set({
+        loading: false,
+        config,
+        types: types.instance_types,
+        params,
+        executor,
+        instanceType: preferred?.name ?? '',
+        values
+      });
+    } catch (err) {
+      this.set({ loading: false, problem: describeError(err) });
+    }
+  }
+
+  getValue(): NotebookRunRequest {
+    const { params, values, name, executor, instanceType } = this.state;
+    const parameters: Record<string, unknown> = {};
+    for (const p of params?.parameters ?? []) {
+      const value = parameterValue(p, values[p.name]);
+      if (value !== undefined) {
+        parameters[p.name] = value;
+      }
+    }
+    return {
+      path: this.path,
+      parameters,
+      name: name.trim() || null,
+      executor: executor || null,
+      instance_type: instanceType || null
+    };
+  }
+
+  render(): JSX.Element {
+    const s = this.state;
+    if (s.loading) {
+      return <div className="jp-JobsRunDialog-loading">Loading instance types and parameters…</div>;
+    }
+    if (s.problem) {
+      return (
+        <div className="jp-JobsPanel-problem" role="alert">
+          <div className="jp-JobsPanel-problemTitle">{s.problem.title}</div>
+          <div>{s.problem.message}</div>
+          {s.problem.hint && <div className="jp-JobsPanel-hint">{s.problem.hint}</div>}
+        </div>
+      );
+    }
+    const executors = s.config?.executors ?? [];
+    const current = s.types.find(t => t.name === s.instanceType);
+    const unavailable = s.types.filter(t => !t.executors[s.executor]?.available);
+    return (
+      <div className="jp-JobsRunDialog-form">
+        <div className="jp-JobsRunDialog-path">{this.path}</div>
+        <label>
+          <span>Name</span>
+          <input
+            className="jp-mod-styled jp-JobsRunDialog-name"
+            value={s.name}
+            onChange={e => this.set({ name: e.target.value })}
+          />
+        </label>
+        {executors.length > 1 && (
+          <label>
+            <span>Executor</span>
+            <HTMLSelect
+              className="jp-JobsRunDialog-executor"
+              value={s.executor}
+              onChange={e => this.set({ executor: e.target.value })}
+            >
+              {executors.map(x => (
+                <option key={x.name} value={x.name}>
+                  {x.name}
+                  {x.default ? ' (default)' : ''}
+                </option>
+              ))}
+            </HTMLSelect>
+          </label>
+        )}
+        <label>
+          <span>Instance type</span>
+          <HTMLSelect
+            className="jp-JobsRunDialog-instance"
+            value={s.instanceType}
+            onChange={e => this.set({ instanceType: e.target.value })}
+          >
+            {s.types.map(t => {
+              const avail = t.executors[s.executor];
+              const gpu = t.gpus > 0 ? '[GPU] ' : '';
+              const why = avail?.available ? '' : ` (unavailable: ${avail?.reason ?? 'not served by this executor'})`;
+              return (
+                <option key={t.name} value={t.name} disabled={!avail?.available} data-gpu={t.gpus > 0}>
+                  {`${gpu}${t.name} (${t.summary})${why}`}
+                </option>
+              );
+            })}
+          </HTMLSelect>
+        </label>
+        {current && current.gpus > 0 && (
+          <div className="jp-JobsRunDialog-gpu">GPU: {current.gpus} × {current.gpu_kind ?? 'GPU'}</div>
+        )}
+        {unavailable.length > 0 && (
+          <details className="jp-JobsRunDialog-unavailable">
+            <summary>{unavailable.length} instance types unavailable here</summary>
+            <ul>
+              {unavailable.map(t => (
+                <li key={t.name}>
+                  <b>{t.name}</b>: {t.executors[s.executor]?.reason ?? 'not served by this executor'}
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+        <fieldset className="jp-JobsRunDialog-params">
+          <legend>Parameters</legend>
+          {!s.params?.has_parameters_cell && (
+            <div className="jp-JobsDetails-muted">
+              This notebook has no cell tagged <code>parameters</code>; it runs as it is.
+            </div>
+          )}
+          {s.params?.parameters.map(p => (
+            <ParameterField
+              key={p.name}
+              param={p}
+              value={s.values[p.name]}
+              onChange={v => this.set({ values: { ...s.values, [p.name]: v } })}
+            />
+          ))}
+        </fieldset>
+      </div>
+    );
+  }
+}
+
+function ParameterField(props: {
+  param: NotebookParameter;
+  value: string | boolean;
+  onChange: (v: string | boolean) => void;
+}): JSX.Element {
+  const { param: p, value } = props;
+  const type = p.type === 'None' || !p.type ? 'any' : p.type;
+  let input: JSX.Element;
+  if (p.type === 'bool') {
+    input = (
+      <input type="checkbox" name={p.name} checked={value === true} onChange={e => props.onChange(e.target.checked)} />
+    );
+  } else {
+    input = (
+      <input
+        className="jp-mod-styled"
+        name={p.name}
+        type={p.type === 'int' || p.type === 'float' ? 'number' : 'text'}
+        step={p.type === 'float' ? 'any' : p.type === 'int' ? 1 : undefined}
+        value={String(value)}
+        placeholder={p.default}
+        onChange={e => props.onChange(e.target.value)}
+      />
+    );
+  }
+  return (
+    <label className="jp-JobsRunDialog-param" data-param={p.name}>
+      <span>
+        {p.name} <span className="jp-JobsRunDialog-type">{type}</span>
+      </span>
+      {input}
+      {p.help && <span className="jp-JobsRunDialog-help">{p.help}</span>}
+    </label>
+  );
+}
+
+/** Ask how to run `path`; resolves to the submitted run, or null when cancelled. */
+export async function runNotebookDialog(client: JobsClient, path: string): Promise<Run | null> {
+  let previous: IRunState | undefined;
+  for (;;) {
+    const body = new RunNotebookBody(client, path, previous);
+    const result = await showDialog({
+      title: 'Run as job',
+      body,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run', ariaLabel: 'Run as job' })],
+      focusNodeSelector: '.jp-JobsRunDialog-name'
+    });
+    previous = body.state;
+    if (!result.button.accept || !result.value || previous.loading || previous.problem) {
+      return null;
+    }
+    let problem: IProblem;
+    try {
+      return await client.runNotebook(result.value);
+    } catch (err) {
+      problem = describeError(err);
+    }
+    const again = await showDialog({
+      title: 'The job was not submitted',
+      body: `${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Edit' })]
+    });
+    if (!again.button.accept) {
+      return null;
+    }
+  }
+}
+
+// -- fork ------------------------------------------------------------------------------------------------
+function parsePairs(text: string, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim()) {
+      continue;
+    }
+    const i = line.indexOf('=');
+    if (i <= 0) {
+      throw new Error(`${what}: "${line}" is not NAME=VALUE`);
+    }
+    out[line.slice(0, i).trim()] = line.slice(i + 1);
+  }
+  return out;
+}
+
+class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
+  constructor(
+    readonly run: Run,
+    readonly types: InstanceTypeInfo[]
+  ) {
+    super();
+    this.addClass('jp-JobsForkDialog');
+    this.name = run.name ?? '';
+    this.instanceType = run.instance_type;
+    this.args = Object.entries((run.spec as any).args ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n');
+  }
+
+  name: string;
+  instanceType: string;
+  args: string;
+  envVars = '';
+
+  getValue(): ForkRequest {
+    const request: ForkRequest = {};
+    if (this.name && this.name !== this.run.name) {
+      request.name = this.name;
+    }
+    if (this.instanceType && this.instanceType !== this.run.instance_type) {
+      request.instance_type = this.instanceType;
+    }
+    const args = parsePairs(this.args, 'args');
+    const old = (this.run.spec as any).args ?? {};
+    const changed = Object.fromEntries(Object.entries(args).filter(([k, v]) => old[k] !== v));
+    if (Object.keys(changed).length) {
+      request.args = changed;
+    }
+    const env = parsePairs(this.envVars, 'environment variables');
+    if (Object.keys(env).length) {
+      request.env_vars = env;
+    }
+    return request;
+  }
+
+  render(): JSX.Element {
+    const set = (patch: Partial<ForkBody>) => {
+      Object.assign(this, patch);
+      this.update();
+    };
+    return (
+      <div className="jp-JobsRunDialog-form">
+        <label>
+          <span>Name</span>
+          <input className="jp-mod-styled jp-JobsForkDialog-name" value={this.name} onChange={e => set({ name: e.target.value })} />
+        </label>
+        <label>
+          <span>Instance type</span>
+          <HTMLSelect value={this.instanceType} onChange={e => set({ instanceType: e.target.value })}>
+            {this.types.map(t => {
+              const ok = t.executors[this.run.executor]?.available;
+              return (
+                <option key={t.name} value={t.name} disabled={!ok}>
+                  {`${t.gpus > 0 ? '[GPU] ' : ''}${t.name} (${t.summary})${ok ? '' : ' (unavailable)'}`}
+                </option>
+              );
+            })}
+          </HTMLSelect>
+        </label>
+        <label>
+          <span>Arguments (NAME=VALUE per line)</span>
+          <textarea className="jp-mod-styled jp-JobsForkDialog-args" rows={3} value={this.args} onChange={e => set({ args: e.target.value })} />
+        </label>
+        <label>
+          <span>Extra environment variables (NAME=VALUE per line)</span>
+          <textarea className="jp-mod-styled jp-JobsForkDialog-env" rows={3} value={this.envVars} onChange={e => set({ envVars: e.target.value })} />
+        </label>
+      </div>
+    );
+  }
+}
+
+export async function forkDialog(client: JobsClient, run: Run): Promise<ForkRequest | null> {
+  let types: InstanceTypeInfo[] = [];
+  try {
+    types = (await client.instanceTypes()).instance_types;
+  } catch {
+    types = [];
+  }
+  const body = new ForkBody(run, types);
+  const result = await showDialog({
+    title: `Fork ${run.name ?? run.id}`,
+    body,
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run' })]
+  });
+  return result.button.accept ? result.value : null;
+}
