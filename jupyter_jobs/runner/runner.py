@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fcntl
 import json
 import os
 import selectors
@@ -24,7 +25,8 @@ from ..pyenv.cache import EnvBuildError, EnvCache
 from . import layout
 from .display import DisplayFrames, error_summary
 
-_READ = 1 << 16
+_READ = 1 << 20
+_PIPE_SIZE = 1 << 20  # a larger pipe lets a chatty job write on while we record the last chunk
 _TICK = 0.2  # seconds between checks of cancel requests, timeouts and the progress file
 _ORPHAN_GRACE = 2.0  # seconds we wait for a finished job's children to close its output pipes
 
@@ -169,6 +171,8 @@ class Runner:
         selector = selectors.DefaultSelector()
         decoders = {}
         for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+            with contextlib.suppress(OSError, AttributeError):  # Linux only; the default size works too
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
             selector.register(pipe, selectors.EVENT_READ, stream)
             decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
         exited_at = None
