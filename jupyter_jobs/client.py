@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,32 @@ class DownloadReport:
     bytes: int = 0
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+
+def download_outputs(run: Run, fetch: Callable[[str, Path], object], output_dir: Path | None,
+                     limit: int) -> DownloadReport:
+    """Bring a run's outputs back, for both clients (`fetch(name, dest)` copies one file): to their
+    declared paths (relative to the config's folder), or keeping their layout under `output_dir`.
+    Smallest first; past `limit` bytes the rest is skipped and listed."""
+    report = DownloadReport()
+    todo = []
+    for entry in run.outputs:
+        if entry.missing:
+            report.missing.append(entry.name)
+            continue
+        root = (output_dir / entry.src) if output_dir else local_path(entry.name, run.origin.base_dir or ".")
+        for f in entry.files:
+            within = f.path[len(entry.src):].lstrip("/")
+            todo.append((f.size, f.path, root / within if within else root))
+    for size, name, dest in sorted(todo, key=lambda item: item[0]):
+        if report.bytes + size > limit:
+            report.skipped.append(name)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fetch(name, dest)
+        report.files.append(dest)
+        report.bytes += size
+    return report
 
 
 class EmbeddedClient:
@@ -103,29 +129,9 @@ class EmbeddedClient:
     # -- results --------------------------------------------------------------------------------------
     def download_outputs(self, run: Run, output_dir: Path | None = None,
                          max_bytes: int | None = None) -> DownloadReport:
-        """Copy outputs back: to their declared paths (relative to the config's folder), or keeping
-        their layout under `output_dir`. Smallest first; past `max_bytes` the rest is skipped."""
         src_root = self.service.outputs_dir(run.id)
         limit = self.settings.max_download_size if max_bytes is None else max_bytes
-        report = DownloadReport()
-        todo = []
-        for entry in run.outputs:
-            if entry.missing:
-                report.missing.append(entry.name)
-                continue
-            root = (output_dir / entry.src) if output_dir else local_path(entry.name, run.origin.base_dir or ".")
-            for f in entry.files:
-                within = f.path[len(entry.src):].lstrip("/")
-                todo.append((f.size, src_root / f.path, root / within if within else root, f.path))
-        for size, src, dest, name in sorted(todo, key=lambda item: item[0]):
-            if report.bytes + size > limit:
-                report.skipped.append(name)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
-            report.files.append(dest)
-            report.bytes += size
-        return report
+        return download_outputs(run, lambda name, dest: shutil.copyfile(src_root / name, dest), output_dir, limit)
 
     def download_logs(self, run_id: str, output_dir: Path) -> list[Path]:
         from .runner import layout

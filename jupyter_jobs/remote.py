@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .capture.files import Captured
-from .client import DownloadReport, UploadReport
+from .client import DownloadReport, UploadReport, download_outputs
 from .errors import ConfigError, Conflict, ExecutorError, JobsError, NotFound, SubmitError
 from .service.schemas import ForkRequest, Run, SubmitRequest
 from .settings import JobsSettings
-from .spec.bundle import local_path
 
 _CHUNK = 1 << 20
 _MISSING_BATCH = 10_000
@@ -257,7 +256,6 @@ class RemoteClient:
     def cleanup(self) -> dict:
         return self._json("POST", "cleanup")
 
-    # -- results ----------------------------------------------------------------------------------------
     # -- secrets (values go in, only names come out) --------------------------------------------------
     def set_secret(self, name: str, value: str) -> None:
         self._open("PUT", f"secrets/{_q(name)}", body={"value": value}).close()
@@ -268,6 +266,7 @@ class RemoteClient:
     def delete_secret(self, name: str) -> None:
         self._open("DELETE", f"secrets/{_q(name)}").close()
 
+    # -- results ----------------------------------------------------------------------------------------
     def _download(self, path: str, dest: Path, params: dict | None = None) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -284,27 +283,10 @@ class RemoteClient:
 
     def download_outputs(self, run: Run, output_dir: Path | None = None,
                          max_bytes: int | None = None) -> DownloadReport:
-        """Like EmbeddedClient: to the declared paths (relative to the config's folder), or keeping
-        their layout under `output_dir`. Smallest first; past `max_bytes` the rest is skipped."""
         limit = self.settings.max_download_size if max_bytes is None else max_bytes
-        report = DownloadReport()
-        todo = []
-        for entry in run.outputs:
-            if entry.missing:
-                report.missing.append(entry.name)
-                continue
-            root = (output_dir / entry.src) if output_dir else local_path(entry.name, run.origin.base_dir or ".")
-            for f in entry.files:
-                within = f.path[len(entry.src):].lstrip("/")
-                todo.append((f.size, f.path, root / within if within else root))
-        for size, name, dest in sorted(todo, key=lambda item: item[0]):
-            if report.bytes + size > limit:
-                report.skipped.append(name)
-                continue
-            self._download(f"runs/{_q(run.id)}/outputs/{_q(name, safe='/')}", dest)
-            report.files.append(dest)
-            report.bytes += size
-        return report
+        return download_outputs(
+            run, lambda name, dest: self._download(f"runs/{_q(run.id)}/outputs/{_q(name, safe='/')}", dest),
+            output_dir, limit)
 
     def download_logs(self, run_id: str, output_dir: Path) -> list[Path]:
         from .runner import layout
