@@ -96,7 +96,9 @@ class Runner:
             result["error"] = f"runner error: {exc}"
         # A job that got the cancel signal is CANCELLED even when its handler exits 0 (the usual way
         # to shut down gracefully); one that ended before the signal keeps its own status.
-        if self.cancel is not None and (self.cancel.get("signalled") or result["status"] != "SUCCEEDED"):
+        # A timeout stops the job the same way but is a failure, reported as such by execute().
+        cancelled = self.cancel is not None and not self.cancel.get("timeout")
+        if cancelled and (self.cancel.get("signalled") or result["status"] != "SUCCEEDED"):
             result["status"] = "CANCELLED"
             result["error"] = self.cancel.get("reason") or "cancelled"
         result["finished_at"] = time.time()

@@ -167,3 +167,31 @@ def test_a_vanished_runner_becomes_lost_and_a_finished_one_keeps_its_result(jobs
     runs = wait_final(fresh, [lost, done])
     assert runs[lost].status == "LOST"
     assert runs[done].status == "SUCCEEDED"
+
+
+def test_per_run_timeout_stops_the_job_and_fails_the_run(jobs_data_dir):
+    service = make_service(jobs_data_dir)
+    run_id = submit(service, "echo started; sleep 30", timeout_s=1)
+    run = wait_final(service, [run_id])[run_id]
+    assert run.status == "FAILED"
+    assert run.error == "timed out after 1s"
+    assert "timeout of 1s reached" in service.logs(run_id, "system")
+
+
+@pytest.mark.parametrize("limit", [{"max_concurrent": 1}, {"max_per_instance_type": {"c1.8": 1}},
+                                   {"max_per_user": 1}])
+def test_operator_limits_hold_runs_back_in_order(jobs_data_dir, limit):
+    service = make_service(jobs_data_dir, local_cpus=64, **limit)
+    first = submit(service, "sleep 1", instance_types=["c1.8"])
+    second = submit(service, "true", instance_types=["c1.8"])
+    assert service.get(second).status == "QUEUED"
+    runs = wait_final(service, [first, second])
+    assert runs[second].started_at >= runs[first].finished_at
+
+
+def test_a_limit_on_one_type_does_not_hold_back_another(jobs_data_dir):
+    service = make_service(jobs_data_dir, local_cpus=64, max_per_instance_type={"c1.8": 1})
+    first = submit(service, "sleep 2", instance_types=["c1.8"])
+    other = submit(service, "true", instance_types=["c1.4"])
+    runs = wait_final(service, [first, other])
+    assert runs[other].finished_at < runs[first].finished_at
