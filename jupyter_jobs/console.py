@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 
 from .service.schemas import Run
 from .spec.units import format_duration
@@ -67,7 +66,6 @@ class EventPrinter:
         self.streams = streams or {"stdout", "stderr", "system"}
         self.quiet = quiet  # only the job's own output (logs command)
         self.result: dict | None = None
-        self._progress_at = 0.0
 
     def __call__(self, event: dict) -> None:
         kind = event["type"]
@@ -106,6 +104,3 @@ class EventPrinter:
         out.write(text)
         out.flush()
 
-
-def elapsed_since(start: float) -> str:
-    return format_duration(round(time.time() - start, 1))
