@@ -22,6 +22,8 @@ class Launch:
     image: str | None = None
     #: Registry login for `image`, the password resolved from the service's secrets; never logged.
     registry_auth: dict | None = field(default=None, repr=False)
+    #: The project folder on the service's machine (`attach-project-disk`), for executors that mount it.
+    project_dir: str | None = None
 
 
 class Executor(ABC):
@@ -36,6 +38,10 @@ class Executor(ABC):
     #: The runner runs on this machine with the service's Python and file system, so it can start the
     #: embedded queue kick when it ends (a container or a cluster node cannot).
     shares_host: bool = True
+
+    def project_path(self, project: str) -> tuple[str, str]:
+        """Where the job sees the project folder (`${DS_PROJECT_HOME}`), and what the user should know."""
+        return project, f"${{DS_PROJECT_HOME}} is {project}; the {self.name} executor cannot make it read-only"
 
     def map_path(self, path: Path) -> str:
         """`path` (on the service's machine) as the runner sees it; containers mount it elsewhere."""

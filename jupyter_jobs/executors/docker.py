@@ -39,6 +39,7 @@ PKG = "/jobs/pkg"
 ENVS = "/jobs/envs"
 UV = "/jobs/bin/uv"
 CA = "/jobs/ca-certificates.crt"
+PROJECT = "/jobs/project"
 LABEL = "jupyter-jobs.run-id"
 GB = 10**9  # instance types give memory in GB, as the vendors publish it
 
@@ -175,6 +176,9 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             return UV
         return str(path)
 
+    def project_path(self, project: str) -> tuple[str, str]:
+        return PROJECT, f"${{DS_PROJECT_HOME}} is {project}, mounted read-only at {PROJECT}"
+
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
             have = f"{len(self.gpus)} GPU" + ("s" if len(self.gpus) != 1 else "")
@@ -223,6 +227,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             environment["UV_CACHE_DIR"] = f"{ENVS}/.uv-cache"  # same volume: hard links, and kept
             if self.network == "none":
                 environment["UV_OFFLINE"] = "1"  # fail at once, not after DNS retries
+        if launch.project_dir:
+            volumes[str(Path(launch.project_dir).resolve())] = {"bind": PROJECT, "mode": "ro"}
         if self.network != "none" and self.ca_bundle:
             volumes[self.ca_bundle] = {"bind": CA, "mode": "ro"}
             for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):

@@ -57,9 +57,9 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
     env = dict(spec.env.vars)
     notes = []
     if spec.attach_project_disk:
-        project = settings.project_dir or request.origin.project_dir or request.origin.base_dir or "."
-        values["DS_PROJECT_HOME"] = env["DS_PROJECT_HOME"] = project
-        notes.append(f"${{DS_PROJECT_HOME}} is {project}; the local executor cannot make it read-only")
+        seen_as, note = executor.project_path(project_dir(request, settings))
+        values["DS_PROJECT_HOME"] = env["DS_PROJECT_HOME"] = seen_as
+        notes.append(note)
     if spec.working_storage:
         notes.append(f"working-storage of {spec.working_storage.size_gb} GiB: the job uses this machine's disk")
     cmd = _VAR_REF.sub(lambda m: values.get(m.group(1), m.group(0)), spec.cmd)
@@ -77,6 +77,12 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         "notes": notes,
         "python": _python(bundle.python, settings, where, executor),
     }
+
+
+def project_dir(request: SubmitRequest, settings: JobsSettings) -> str:
+    """`${DS_PROJECT_HOME}` on the service's machine: the operator's project dir (the Jupyter server's
+    root), else the submitter's project, else the config file's folder."""
+    return settings.project_dir or request.origin.project_dir or request.origin.base_dir or "."
 
 
 def _python(lock: dict | None, settings: JobsSettings, where, executor: Executor) -> dict | None:

@@ -148,3 +148,18 @@ def test_keep_failed_keeps_only_failed_containers(make_service, docker_client):
     assert containers_of(docker_client, good) == []
     kept = containers_of(docker_client, bad)
     assert len(kept) == 1 and kept[0].status == "exited"
+
+
+def test_project_disk_is_mounted_read_only(make_service, tmp_path):
+    project = tmp_path / "project"
+    (project / "misc").mkdir(parents=True)
+    (project / "misc" / "norm.txt").write_text("normaliser\n")
+    service = make_service()
+    service.settings.project_dir = str(project)
+    cmd = ('cat "${DS_PROJECT_HOME}/misc/norm.txt"; '
+           'if touch "$DS_PROJECT_HOME/new.txt" 2>/dev/null; then echo writable; else echo read-only; fi')
+    run_id = submit(service, cmd, flags=["attach-project-disk"])
+    run = wait_status(service, run_id, "SUCCEEDED")
+    assert service.logs(run_id, "stdout") == "normaliser\nread-only\n"
+    assert not (project / "new.txt").exists()
+    assert any("mounted read-only" in note for note in service.get(run.id).notes + [service.logs(run_id, "system")])

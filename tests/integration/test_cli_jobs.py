@@ -573,3 +573,17 @@ def test_200_async_jobs_all_finish_none_lost_or_duplicated(tmp_path, jobs_data_d
     for run_id in ids[::20]:
         n = client.get(run_id).spec.env.vars["N"]
         assert client.logs(run_id, "stdout") == f"done {n}\n"
+
+
+def test_attach_project_disk_standalone_is_the_config_folder(tmp_path):
+    write(tmp_path, {
+        "project/jobs/misc/norm.bin": "weights\n",
+        "project/jobs/config.yaml": """
+            cmd: cat ${DS_PROJECT_HOME}/misc/norm.bin; echo "home=$DS_PROJECT_HOME"
+            flags:
+              - attach-project-disk
+            """,
+    })
+    done = ok("execute", "-c", str(tmp_path / "project" / "jobs" / "config.yaml"))
+    assert done.stdout == f"weights\nhome={tmp_path / 'project' / 'jobs'}\n"
+    assert "cannot make it read-only" in done.stderr
