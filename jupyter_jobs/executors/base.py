@@ -22,8 +22,6 @@ class Launch:
     image: str | None = None
     #: Registry login for `image`, the password resolved from the service's secrets; never logged.
     registry_auth: dict | None = field(default=None, repr=False)
-    #: The project folder on the service's machine (`attach-project-disk`), for executors that mount it.
-    project_dir: str | None = None
 
 
 class Executor(ABC):
@@ -39,9 +37,13 @@ class Executor(ABC):
     #: embedded queue kick when it ends (a container or a cluster node cannot).
     shares_host: bool = True
 
-    def project_path(self, project: str) -> tuple[str, str]:
-        """Where the job sees the project folder (`${DS_PROJECT_HOME}`), and what the user should know."""
-        return project, f"${{DS_PROJECT_HOME}} is {project}; the {self.name} executor cannot make it read-only"
+    #: Whether a folder given read-only (the project disk, datasets) is really read-only for the job.
+    enforces_read_only = False
+
+    def folder_path(self, host: str, name: str) -> str:
+        """Where the job sees `host`, a folder of the service's machine that the plan lists under
+        `mounts` (project disk, datasets); `name` is a short unique name for it."""
+        return host
 
     def map_path(self, path: Path) -> str:
         """`path` (on the service's machine) as the runner sees it; containers mount it elsewhere."""

@@ -39,7 +39,7 @@ PKG = "/jobs/pkg"
 ENVS = "/jobs/envs"
 UV = "/jobs/bin/uv"
 CA = "/jobs/ca-certificates.crt"
-PROJECT = "/jobs/project"
+MOUNTS = "/jobs/mnt"
 LABEL = "jupyter-jobs.run-id"
 GB = 10**9  # instance types give memory in GB, as the vendors publish it
 
@@ -176,8 +176,10 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             return UV
         return str(path)
 
-    def project_path(self, project: str) -> tuple[str, str]:
-        return PROJECT, f"${{DS_PROJECT_HOME}} is {project}, mounted read-only at {PROJECT}"
+    enforces_read_only = True
+
+    def folder_path(self, host: str, name: str) -> str:
+        return f"{MOUNTS}/{name}"
 
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
@@ -227,8 +229,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             environment["UV_CACHE_DIR"] = f"{ENVS}/.uv-cache"  # same volume: hard links, and kept
             if self.network == "none":
                 environment["UV_OFFLINE"] = "1"  # fail at once, not after DNS retries
-        if launch.project_dir:
-            volumes[str(Path(launch.project_dir).resolve())] = {"bind": PROJECT, "mode": "ro"}
+        for mount in plan.get("mounts", []):
+            volumes[str(Path(mount["host"]).resolve())] = {"bind": mount["inside"], "mode": mount["mode"]}
         if self.network != "none" and self.ca_bundle:
             volumes[self.ca_bundle] = {"bind": CA, "mode": "ro"}
             for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):

@@ -47,19 +47,30 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
             values[ref.var] = str(work / dest)
         outputs.append({"name": ref.path, "src": dest})
         output_dirs.add(dest if ref.path.endswith("/") else str(Path(dest).parent))
-    for refs, table in ((spec.datasets, settings.datasets), (spec.s3_mounts, settings.s3_mounts)):
+    mounts: list[dict] = []
+
+    def folder(host: str, name: str, mode: str) -> str:
+        """A folder of this machine the job uses, as the executor's runner sees it."""
+        inside = executor.folder_path(host, re.sub(r"[^A-Za-z0-9._-]", "_", name))
+        mounts.append({"host": host, "inside": inside, "mode": mode})
+        return inside
+
+    for kind, refs, table, mode in (("datasets", spec.datasets, settings.datasets, "ro"),
+                                    ("s3", spec.s3_mounts, settings.s3_mounts, "rw")):
         for ref in refs:
-            values[ref.var or ref.id] = table[ref.id]
+            values[ref.var or ref.id] = folder(table[ref.id], f"{kind}-{ref.id}", mode)
     for ds in spec.output_datasets:
-        folder = Path(settings.data_dir) / "output-datasets" / ds.name
-        folder.mkdir(parents=True, exist_ok=True)
-        values[ds.var] = str(folder)
+        out = Path(settings.data_dir) / "output-datasets" / ds.name
+        out.mkdir(parents=True, exist_ok=True)
+        values[ds.var] = folder(str(out), f"output-{ds.name}", "rw")
     env = dict(spec.env.vars)
     notes = []
     if spec.attach_project_disk:
-        seen_as, note = executor.project_path(project_dir(request, settings))
-        values["DS_PROJECT_HOME"] = env["DS_PROJECT_HOME"] = seen_as
-        notes.append(note)
+        project = settings.project_dir or request.origin.project_dir or request.origin.base_dir or "."
+        values["DS_PROJECT_HOME"] = env["DS_PROJECT_HOME"] = folder(project, "project", "ro")
+        notes.append(f"${{DS_PROJECT_HOME}} is {project}" + (
+            ", mounted read-only" if executor.enforces_read_only else
+            f"; the {executor.name} executor cannot make it read-only"))
     if spec.working_storage:
         notes.append(f"working-storage of {spec.working_storage.size_gb} GiB: the job uses this machine's disk")
     cmd = _VAR_REF.sub(lambda m: values.get(m.group(1), m.group(0)), spec.cmd)
@@ -75,14 +86,9 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         "timeout": spec.timeout_s,
         "keep_workdir": settings.keep_workdir,
         "notes": notes,
+        "mounts": mounts,
         "python": _python(bundle.python, settings, where, executor),
     }
-
-
-def project_dir(request: SubmitRequest, settings: JobsSettings) -> str:
-    """`${DS_PROJECT_HOME}` on the service's machine: the operator's project dir (the Jupyter server's
-    root), else the submitter's project, else the config file's folder."""
-    return settings.project_dir or request.origin.project_dir or request.origin.base_dir or "."
 
 
 def _python(lock: dict | None, settings: JobsSettings, where, executor: Executor) -> dict | None:

@@ -29,7 +29,7 @@ from ..spec.bundle import Bundle
 from ..spec.models import JobSpec
 from .blobs import BlobStore
 from .db import RunRow, make_engine, sessions, upgrade
-from .plan import build_plan, project_dir
+from .plan import build_plan
 from .rundir import RunDir
 from .scheduler import Scheduler
 from .schemas import ForkRequest, Run, SubmitRequest
@@ -146,8 +146,7 @@ class JobsService:
                         image=docker.image if docker else None,
                         registry_auth={"username": docker.username or "",
                                        "password": secrets.get(docker.password_secret, "")}
-                        if docker and docker.password_secret else None,
-                        project_dir=project_dir(request, self.settings) if request.spec.attach_project_disk else None)
+                        if docker and docker.password_secret else None)
         try:
             handle = executor.start(run_dir, secrets, launch)
         except JobsError as exc:

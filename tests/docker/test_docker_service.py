@@ -150,16 +150,22 @@ def test_keep_failed_keeps_only_failed_containers(make_service, docker_client):
     assert len(kept) == 1 and kept[0].status == "exited"
 
 
-def test_project_disk_is_mounted_read_only(make_service, tmp_path):
+def test_project_disk_and_datasets_are_mounted_read_only(make_service, tmp_path):
     project = tmp_path / "project"
     (project / "misc").mkdir(parents=True)
     (project / "misc" / "norm.txt").write_text("normaliser\n")
+    cifar = tmp_path / "cifar"
+    cifar.mkdir()
+    (cifar / "val.json").write_text("[1, 2]\n")
     service = make_service()
     service.settings.project_dir = str(project)
-    cmd = ('cat "${DS_PROJECT_HOME}/misc/norm.txt"; '
-           'if touch "$DS_PROJECT_HOME/new.txt" 2>/dev/null; then echo writable; else echo read-only; fi')
-    run_id = submit(service, cmd, flags=["attach-project-disk"])
+    service.settings.datasets = {"bt1cifar": str(cifar)}
+    cmd = ('cat "${DS_PROJECT_HOME}/misc/norm.txt" ${CIFAR}/val.json; '
+           'for d in "$DS_PROJECT_HOME" ${CIFAR}; do '
+           'if touch "$d/new.txt" 2>/dev/null; then echo writable; else echo read-only; fi; done')
+    run_id = submit(service, cmd, flags=["attach-project-disk"], datasets=[{"id": "bt1cifar", "var": "CIFAR"}])
     run = wait_status(service, run_id, "SUCCEEDED")
-    assert service.logs(run_id, "stdout") == "normaliser\nread-only\n"
-    assert not (project / "new.txt").exists()
-    assert any("mounted read-only" in note for note in service.get(run.id).notes + [service.logs(run_id, "system")])
+    assert service.logs(run_id, "stdout") == "normaliser\n[1, 2]\nread-only\nread-only\n"
+    assert not (project / "new.txt").exists() and not (cifar / "new.txt").exists()
+    assert any("mounted read-only" in note for note in run.notes) or "mounted read-only" in service.logs(
+        run_id, "system")
