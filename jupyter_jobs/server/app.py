@@ -16,7 +16,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Instance, Int
 
 from ..settings import JobsSettings
-from .handlers import ROUTES
+from .routes import ROUTES
 
 
 class JobsApp(ExtensionApp):

@@ -38,7 +38,7 @@ def build_openapi(routes, base_url: str = "/") -> dict:
 
 
 def _build(routes, base_url: str) -> dict:
-    from .handlers import PARAMS
+    from .routes import PARAMS
 
     bodies, responses = _models(routes)
     keyed = [(m, "validation") for m in bodies] + [(m, "serialization") for m in responses]
@@ -100,7 +100,7 @@ def _build(routes, base_url: str) -> dict:
 
 def document() -> dict:
     """The document for the default base URL, built from the route table without a running server."""
-    from .handlers import ROUTES
+    from .routes import ROUTES
 
     return build_openapi(ROUTES)
 
