@@ -119,8 +119,7 @@ class Runner:
 
     def _on_signal(self, signum, frame) -> None:
         request = layout.read_json(self.dir / layout.CANCEL) or {}
-        self.cancel = {"graceful": bool(request.get("graceful", True)), "reason": request.get("reason"),
-                       "signalled": False, "deadline": None}
+        self.cancel = _cancel_request(bool(request.get("graceful", True)), request.get("reason"))
 
     # -- before the command -------------------------------------------------------------------------
     def stage(self, work: Path) -> None:
@@ -191,8 +190,7 @@ class Runner:
             if deadline and not timed_out and time.monotonic() > deadline:
                 timed_out = True
                 self.system(f"timeout of {timeout:g}s reached: stopping the job")
-                self.cancel = self.cancel or {"graceful": True, "reason": None, "signalled": False,
-                                              "deadline": None, "timeout": True}
+                self.cancel = self.cancel or _cancel_request(True, None, timeout=True)
             self.enforce_cancel(proc)
             if exited_at is None and proc.poll() is not None:
                 exited_at = time.monotonic()
@@ -294,6 +292,11 @@ class Runner:
                 entry["is_dir"] = dest.is_dir()
             manifest.append(entry)
         return manifest
+
+
+def _cancel_request(graceful: bool, reason: str | None, timeout: bool = False) -> dict:
+    """A pending stop: `enforce_cancel` signals the job and tracks the graceful deadline in it."""
+    return {"graceful": graceful, "reason": reason, "timeout": timeout, "signalled": False, "deadline": None}
 
 
 class Redactor:

@@ -221,7 +221,8 @@ class JobsService:
                 stmt = stmt.where(or_(RunRow.name.ilike(like), RunRow.id.ilike(like),
                                       RunRow.desc.ilike(like)))
             rows = session.scalars(stmt.limit(limit).offset(offset)).all()
-        return [self._to_run(self._refresh(row)) for row in rows]
+        positions: dict[str, dict[str, int]] = {}  # one queue query per executor, not per queued run
+        return [self._to_run(self._refresh(row), positions) for row in rows]
 
     def resolve_id(self, prefix: str) -> str:
         """Full id from a unique prefix (like git), so users can type the first few characters."""
@@ -450,10 +451,14 @@ class JobsService:
                 setattr(row, key, value)
             session.commit()
 
-    def _to_run(self, row: RunRow) -> Run:
+    def _to_run(self, row: RunRow, positions: dict[str, dict[str, int]] | None = None) -> Run:
+        """`positions` caches each executor's queue across the rows of one listing."""
         run = Run.model_validate({c: getattr(row, c) for c in Run.model_fields if hasattr(row, c)})
         if run.status == "QUEUED":
-            run.queue_position = self.scheduler.positions(row.executor).get(row.id)
+            positions = {} if positions is None else positions
+            if row.executor not in positions:
+                positions[row.executor] = self.scheduler.positions(row.executor)
+            run.queue_position = positions[row.executor].get(row.id)
         return run
 
 
