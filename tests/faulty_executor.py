@@ -35,8 +35,10 @@ class FaultyExecutor(LocalExecutor):
 
     @staticmethod
     def _kill_when_running(run_dir: Path, runner_pid: int) -> None:
+        """Kill once the job has started and its first stdout line reached the events log, so the
+        test can check that what was logged before the death is kept."""
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and b'"RUNNING"' not in _read(run_dir / layout.EVENTS):
+        while time.monotonic() < deadline and b'"stream": "stdout"' not in _read(run_dir / layout.EVENTS):
             time.sleep(0.02)
         children = Path(f"/proc/{runner_pid}/task/{runner_pid}/children")
         job_pids = [int(p) for p in children.read_text().split()] if children.exists() else []
