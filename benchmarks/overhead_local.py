@@ -8,6 +8,8 @@ database; that cold run is reported separately):
 * `bash -c true` and `python -c pass` (the floor: starting a shell and an interpreter),
 * `jupyter-jobs execute -c cfg` for a job whose cmd is `true`, through the real interpreter's script
   (next to sys.executable) and through the `jupyter jobs` launcher (on PATH; pyenv shims add to it),
+* the same execute against a running Jupyter server with the extension (what a Lab terminal does:
+  the CLI is then a thin HTTP client and imports no SQLAlchemy),
 * where the CLI's time goes: `python -X importtime` of `jupyter-jobs list`, summed per top package, and,
   from the run's events.jsonl, submit -> runner started -> job running -> job ended -> CLI done.
 """
@@ -18,7 +20,9 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -89,6 +93,42 @@ def phases(env: dict, work: Path) -> dict[str, float]:
             "total": end - start}
 
 
+def start_server(root: Path, work: Path) -> tuple[subprocess.Popen, dict]:
+    """A Jupyter server with the extension on a free port; the env that points the CLI at it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_hex(16)
+    env = fresh_env(root)
+    log = Path(env["JUPYTER_JOBS_DATA_DIR"]) / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0",
+         "--ServerApp.log_level=WARN"],
+        env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = dict(env, JUPYTER_JOBS_URL=f"http://127.0.0.1:{port}", JUPYTER_JOBS_TOKEN=token)
+    deadline = time.monotonic() + 60
+    while subprocess.run([str(HERE_SCRIPT), "list"], env=env, cwd=work, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SystemExit(f"the Jupyter server did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    return proc, env
+
+
+def measure_server(repeat: int, root: Path, work: Path) -> dict:
+    proc, env = start_server(root, work)
+    try:
+        argv = [str(HERE_SCRIPT), "execute", "-c", "config.yaml"]
+        cold = timed(argv, env, work)
+        warm = [timed(argv, env, work) for _ in range(repeat)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"name": "execute via server", "cold": cold, "median": statistics.median(warm), "min": min(warm),
+            "max": max(warm), "env": env}
+
+
 def find_launchers() -> list[tuple[str, list[str]]]:
     """`jupyter jobs` next to this interpreter, and the pyenv shims users call from a shell (the shim
     runs `pyenv exec`, a bash script, before Python starts)."""
@@ -125,6 +165,7 @@ def main() -> int:
         commands.append((label, [*argv, "execute", "-c", "config.yaml"]))
     try:
         results = [measure(name, argv, args.repeat, root, work) for name, argv in commands]
+        results.append(measure_server(args.repeat, root, work))
         by_name = {r["name"]: r for r in results}
         print(f"python: {sys.executable}\nrepeat: {args.repeat} (median; cold = first run in a fresh data dir)")
         for label, argv in launchers:
@@ -135,7 +176,9 @@ def main() -> int:
             print(f"{r['name']:24} {r['cold']:8.3f} {r['median']:9.3f} {r['min']:7.3f} {r['max']:7.3f}")
         bash, python = by_name["bash -c true"]["median"], by_name["python -c pass"]["median"]
         execute = by_name["jupyter-jobs execute"]["median"]
+        server = by_name["execute via server"]["median"]
         print(f"\nexecute - bash: {execute - bash:.2f} s (goal < {GOAL:.2f} s)")
+        print(f"execute via server - bash: {server - bash:.2f} s (goal < {GOAL:.2f} s)")
         print(f"execute / bash: {execute / bash:.1f}x   execute / python: {execute / python:.1f}x   "
               f"list / python: {by_name['jupyter-jobs list']['median'] / python:.1f}x")
         for label, _argv in launchers:

@@ -170,21 +170,20 @@ def cmd_execute(args) -> int:
     try:
         captured = capture_inputs(loaded.spec.inputs, loaded.base_dir, settings.max_file_size,
                                   settings.max_upload_size, loaded.lines)
-    except ConfigError as exc:  # name the config file, as for every other config error
-        exc.source = exc.source or loaded.source
-        raise
-    if loaded.spec.env.python:
-        _capture_python(loaded, captured)
-    report = client.upload(captured)
-    if report.new_files:
-        console.info(f"uploaded {report.new_files} files ({format_size(report.new_bytes)})"
-                     + (f", {report.stored_files} already stored" if report.stored_files else ""))
-    elif captured.sources:
-        console.info(f"nothing to upload: all {report.stored_files} input files already stored")
-    origin = Origin(base_dir=str(loaded.base_dir), source=str(Path(args.config).resolve()),
-                    host=socket.gethostname(), user=_user())
-    run = client.submit(SubmitRequest(spec=loaded.spec, bundle=captured.bundle, origin=origin,
-                                      executor=args.executor))
+        if loaded.spec.env.python:
+            _capture_python(loaded, captured)
+        report = client.upload(captured)
+        if report.new_files:
+            console.info(f"uploaded {report.new_files} files ({format_size(report.new_bytes)})"
+                         + (f", {report.stored_files} already stored" if report.stored_files else ""))
+        elif captured.sources:
+            console.info(f"nothing to upload: all {report.stored_files} input files already stored")
+        origin = Origin(base_dir=str(loaded.base_dir), source=str(Path(args.config).resolve()),
+                        host=socket.gethostname(), user=_user())
+        run = client.submit(SubmitRequest(spec=loaded.spec, bundle=captured.bundle, origin=origin,
+                                          executor=args.executor))
+    except ConfigError as exc:  # name the file and line, as for every other config error
+        raise loaded.locate(exc) from None
     return _after_submit(client, run, args)
 
 
@@ -266,7 +265,12 @@ def cmd_fork(args) -> int:
                                   client.settings.max_file_size, client.settings.max_upload_size)
         client.upload(captured)
         request.inputs[var] = captured.bundle.inputs[0]
-    run = client.fork(parent.id, request)
+    try:
+        run = client.fork(parent.id, request)
+    except ConfigError as exc:
+        if exc.key == "cloud-instance-type" and args.instance_type:
+            exc.key = "--cloud-instance-type"  # the flag, not the parent's config, asked for it
+        raise
     return _after_submit(client, run, args)
 
 
@@ -537,5 +541,21 @@ COMMANDS = {
     "generate-requirements": cmd_generate_requirements, "envs": cmd_envs,
 }
 
+def entry() -> None:
+    """The console script: `main`, then exit at once.
+
+    Tearing down the interpreter (SQLAlchemy, pydantic and their module graphs) costs about 0.1 s after
+    the job has already ended; nothing of ours needs it (the database commits as it goes, and a SQLite
+    WAL left open is checkpointed by the next process), so flush what was printed and leave.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

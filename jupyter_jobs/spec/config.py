@@ -59,6 +59,16 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)
 
+    def locate(self, exc: ConfigError) -> ConfigError:
+        """Name this file and the key's line in an error found after parsing (e.g. the service
+        refusing an instance type), so it reads like every other config error."""
+        exc.source = exc.source or self.source
+        if exc.key == "cloud-instance-type" and "cloud-instance-types" in self.lines:
+            exc.key = "cloud-instance-types"  # the list wins when both are given
+        if exc.line is None and exc.key:
+            exc.line = self.lines.get(exc.key) or self.lines.get(exc.key.split(".")[0])
+        return exc
+
 
 def load_config(path: str | os.PathLike, environ: dict[str, str] | None = None) -> LoadedConfig:
     """Read and check a config file; its folder is the base of every relative path in it."""

@@ -251,6 +251,33 @@ def test_cli_execute_bad_config_one_line_exit_2_nothing_created(tmp_path, text, 
     assert json.loads(listed.stdout) == []
 
 
+@pytest.mark.parametrize("text, where", [
+    ("cmd: ls\ncloud-instance-type: g9.9\n", "bad.yaml:2 `cloud-instance-type`"),
+    ("cmd: ls\ncloud-instance-type: c1.4\ncloud-instance-types:\n  - g9.9\n", "bad.yaml:3 `cloud-instance-types`"),
+])
+def test_cli_execute_unknown_instance_type_names_the_line(tmp_path, text, where):
+    """The catalogue is the executor side's: the type is refused at submit, yet named like a parse error."""
+    (tmp_path / "bad.yaml").write_text(text)
+    proc = jobs("execute", "-c", "bad.yaml", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    error = proc.stderr.splitlines()[-1]
+    assert error.startswith(f"jobs: error: {where}: unknown instance type 'g9.9'"), proc.stderr
+    assert "did you mean" in error
+    assert json.loads(jobs("list", "--format", "json").stdout) == []
+
+
+def test_cli_fork_unknown_instance_type_names_the_flag(tmp_path):
+    (tmp_path / "ok.yaml").write_text("cmd: 'true'\n")
+    parent = jobs("execute", "-c", "ok.yaml", cwd=tmp_path)
+    assert parent.returncode == 0, parent.stderr
+    parent_id = json.loads(jobs("list", "--format", "json").stdout)[0]["id"]
+    proc = jobs("fork", "--id", parent_id, "--cloud-instance-type", "g9.9", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith("jobs: error: `--cloud-instance-type`: unknown instance type 'g9.9'")
+    assert len(json.loads(jobs("list", "--format", "json").stdout)) == 1
+
+
 def test_cli_execute_missing_config_file(tmp_path):
     proc = jobs("execute", "-c", "nope.yaml", cwd=tmp_path)
     assert proc.returncode == 2
