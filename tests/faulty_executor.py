@@ -15,15 +15,19 @@ from jupyter_jobs.runner import layout
 
 class FaultyExecutor(LocalExecutor):
     """`fail_at`: "start" (the executor cannot start the runner), "mid-run" (the runner and its job die
-    once running), or "output-copy" (the outputs folder cannot be written when the job ends)."""
+    once running), "output-copy" (the outputs folder cannot be written when the job ends), or
+    "held-start" (starting takes until `release` is set, like a long image pull)."""
 
     name = "faulty"
 
     def __init__(self, fail_at: str):
         super().__init__(gpus=[], cpus=64)
         self.fail_at = fail_at
+        self.release = threading.Event()
 
     def start(self, run_dir: Path, env: dict[str, str], launch=None) -> dict:
+        if self.fail_at == "held-start":
+            self.release.wait(60)
         if self.fail_at == "start":
             raise ExecutorError("injected fault: the executor could not start the runner")
         if self.fail_at == "output-copy":

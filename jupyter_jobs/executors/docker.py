@@ -211,7 +211,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         launch = launch or Launch(run_id=run_dir.name, instance="?")
         plan = layout.read_json(run_dir / layout.PLAN) or {}
         self._sweep()
-        image = self._image(launch.image or self.default_image, launch.registry_auth)
+        image = self._image(launch.image or self.default_image, launch.registry_auth,
+                            say=lambda text: layout.append_system(run_dir, text))
         pkg = Path(__file__).resolve().parent.parent
         volumes = {
             str(run_dir.resolve()): {"bind": RUN, "mode": "rw"},
@@ -311,9 +312,12 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         return True
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _image(self, name: str, auth: dict | None):
-        """The image as present on the host, else pulled (with the registry login when given)."""
+    def _image(self, name: str, auth: dict | None, say=lambda text: None):
+        """The image as present on the host, else pulled (with the registry login when given), saying
+        how the pull goes (layers, bytes) so a long first pull is not a silent PREPARING."""
         import docker
+
+        from .pull import PullFailed, follow_pull
 
         try:
             return self.client.images.get(name)
@@ -324,11 +328,14 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         repo, tag = _split(name)
         self.log.info("pulling %s", name)  # never the login
         try:
-            return self.client.images.pull(repo, tag=tag, auth_config=auth or None)
-        except docker.errors.DockerException as exc:
+            follow_pull(name, self.client.api.pull(repo, tag=tag, stream=True, decode=True,
+                                                   auth_config=auth or None), say)
+            return self.client.images.get(name)
+        except (docker.errors.DockerException, PullFailed) as exc:
+            message = _short(exc) if isinstance(exc, docker.errors.DockerException) else str(exc)
             raise ExecutorError(f"image {name!r} is not on this Docker host and could not be pulled: "
-                                f"{_short(exc)}", hint="check the name, or load it there (docker load / "
-                                                       "docker import)") from None
+                                f"{message}", hint="check the name, or load it there (docker load / "
+                                                   "docker import)") from None
 
     def _env_volume(self, image) -> str:
         """One named volume of built environments per image (its Python decides what a venv holds) and

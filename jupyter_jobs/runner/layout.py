@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 PLAN = "plan.json"  # what to run, written by the service before start
@@ -42,3 +43,12 @@ def read_json(path: Path):
             return json.load(fh)
     except FileNotFoundError:
         return None
+
+
+def append_system(run_dir: Path, text: str) -> None:
+    """A system log line written before the runner starts (e.g. the executor pulling an image), in the
+    same two places the runner writes its own: the system log and the event stream."""
+    with open(run_dir / log_file("system"), "ab") as fh:
+        fh.write(f"{text}\n".encode("utf-8", "replace"))
+    with open(run_dir / EVENTS, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"stream": "system", "text": f"{text}\n", "type": "log", "t": time.time()}) + "\n")

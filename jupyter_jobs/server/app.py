@@ -128,10 +128,8 @@ class JobsApp(ExtensionApp):
         except Exception:  # it never started; nothing to close
             service = None
         if service is not None:
-            closer = getattr(service, "close", None)
             try:
-                await asyncio.get_running_loop().run_in_executor(
-                    pool, closer if callable(closer) else service.engine.dispose)
+                await asyncio.get_running_loop().run_in_executor(pool, service.close)
             except Exception as exc:  # never block the server's shut-down
                 self.log.warning("jupyter_jobs: error while stopping the service: %s", exc)
         pool.shutdown(wait=False, cancel_futures=True)

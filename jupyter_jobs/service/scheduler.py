@@ -74,6 +74,7 @@ class Scheduler:
         """Start every queued run that fits now, oldest first; returns the ids started."""
         svc = self.service
         started: list[str] = []
+        claimed = []
         with file_lock(Path(self.settings.data_dir) / ".dispatch.lock"):
             with svc.Session() as session:
                 queued = session.scalars(select(RunRow).where(RunRow.status == "QUEUED")
@@ -95,9 +96,13 @@ class Scheduler:
                     continue
                 if self._claim(row.id, resources):
                     usage.add(row, resources)
-                    svc._launch(row, executor, resources)
+                    claimed.append((row, executor, resources))
                     started.append(row.id)
                 self._unmark(row.id)
+        # Claimed runs hold their capacity (PREPARING, with resources); starting them may be slow (an
+        # image pull), so it happens outside the lock that other dispatchers wait on.
+        for row, executor, resources in claimed:
+            svc.launch(row, executor, resources)
         return started
 
     def _within_limits(self, row: RunRow, usage: Usage) -> bool:

@@ -8,13 +8,16 @@ each run's directory says how it is really doing.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -34,6 +37,8 @@ from .rundir import RunDir
 from .scheduler import Scheduler
 from .schemas import ForkRequest, Run, SubmitRequest
 from .secrets import SecretStore
+
+log = logging.getLogger(__name__)
 
 _ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _CLEANUP_EVERY = 3600.0
@@ -67,9 +72,17 @@ class JobsService:
         executors = executors or [make_executor(name, self.settings) for name in self.settings.executors]
         self.executors = {e.name: e for e in executors}
         self._executors_lock = threading.Lock()
+        self._launcher: ThreadPoolExecutor | None = None  # a server's run starts, made on first use
         self.default_executor = executors[0].name
         self.scheduler = Scheduler(self)
         self._maybe_cleanup()
+
+    def close(self) -> None:
+        """Release this process's connections; runs keep going (they are detached). Starts already
+        claimed still finish (the process waits for them at exit), so no run is left half-started."""
+        if self._launcher is not None:
+            self._launcher.shutdown(wait=False)
+        self.engine.dispose()
 
     # -- blobs ----------------------------------------------------------------------------------------
     def missing_blobs(self, shas) -> list[str]:
@@ -123,8 +136,26 @@ class JobsService:
             self.wake()
         return self.get(run_id)
 
+    def launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
+        """Start a claimed run. A server starts each in a worker thread, so one slow start (an image
+        pull) does not hold up the others; the embedded mode starts it before the command returns."""
+        if self.embedded:
+            self._launch(row, executor, resources)
+            return
+        with self._executors_lock:
+            if self._launcher is None:
+                self._launcher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-launch")
+        self._launcher.submit(self._launch_or_fail, row, executor, resources)
+
+    def _launch_or_fail(self, row: RunRow, executor: Executor, resources: dict) -> None:
+        try:
+            self._launch(row, executor, resources)
+        except Exception as exc:  # a worker thread: nobody else would see it
+            log.exception("starting run %s failed", row.id)
+            self._update(row.id, status="FAILED", error=f"could not start the run: {exc}", finished_at=time.time())
+
     def _launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
-        """Called by the scheduler once a run is claimed: write its plan and start its runner."""
+        """Write a claimed run's plan and start its runner."""
         run_dir = Path(row.run_dir)
         request = SubmitRequest(spec=row.spec, bundle=row.bundle, origin=row.origin)
         plan = build_plan(row.id, request, run_dir, self.blobs, self.settings, executor)
@@ -135,9 +166,7 @@ class JobsService:
         plan["secret_names"] = sorted(secrets)
         # Only a runner on this machine can start the host's queue kick (not one in a container).
         if self.embedded and executor.shares_host:
-            plan["on_exit"] = {"queue_dir": str(self.scheduler.queue_dir),
-                               "argv": [sys.executable, "-m", "jupyter_jobs.service.kick",
-                                        json.dumps(self.settings.trait_values(config=True))]}
+            plan["on_exit"] = {"queue_dir": str(self.scheduler.queue_dir), "argv": self._kick_argv()}
         layout.write_json(run_dir / layout.PLAN, plan)
         # What the executor needs beyond the plan: reserved resources, the image and its registry
         # login (the password resolved here from the secrets, passed in memory, never written).
@@ -154,6 +183,15 @@ class JobsService:
             return
         self._update(row.id, handle=handle)
         row.handle = handle
+        if self.embedded and not executor.shares_host:
+            # A runner in a container cannot start the host's queue kick: a host process waits for it.
+            subprocess.Popen([*self._kick_argv(), "--after", row.id], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _kick_argv(self) -> list[str]:
+        """`python -m jupyter_jobs.service.kick` with this service's settings (embedded mode only)."""
+        return [sys.executable, "-m", "jupyter_jobs.service.kick",
+                json.dumps(self.settings.trait_values(config=True))]
 
     def _executor(self, name: str | None) -> Executor:
         name = name or self.default_executor

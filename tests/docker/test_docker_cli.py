@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from conftest import containers_of
@@ -139,3 +140,26 @@ def test_env_build_with_host_network_reaches_the_index(tmp_path, test_image, job
     proc = jobs("execute", "-c", "config.yaml", "--executor", "docker", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "yaml 6." in proc.stdout and "/jobs/ca-certificates.crt" in proc.stdout
+
+
+def test_embedded_queue_moves_on_when_a_container_ends(tmp_path, test_image, jobs_data_dir):
+    """No server, one run at a time: the second `--async` run starts when the first container ends,
+    without another CLI call (a host-side kick waits for the container)."""
+    folder = jobs_data_dir / "config"
+    folder.mkdir(exist_ok=True)
+    (folder / "jupyter_jobs_config.json").write_text(json.dumps({"JobsSettings": {"max_concurrent": 1}}))
+    write(tmp_path, {"first.yaml": f"cmd: sleep 5\nenv:\n  docker: {test_image}\n",
+                     "second.yaml": f"cmd: echo second\nenv:\n  docker: {test_image}\n"})
+    ids = []
+    for name in ("first.yaml", "second.yaml"):
+        proc = jobs("execute", "-c", name, "--executor", "docker", "--async", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        ids.append(proc.stdout.strip())
+    assert "QUEUED" in jobs("get", "--id", ids[1], cwd=tmp_path).stdout
+    results = [jobs_data_dir / "runs" / run_id / "result.json" for run_id in ids]
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in results):  # the run dirs only: no CLI call that dispatches
+        assert time.monotonic() < deadline, f"still waiting: {[p.parent.name for p in results if not p.exists()]}"
+        time.sleep(0.5)
+    assert [json.loads(path.read_text())["status"] for path in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert jobs("logs", "--id", ids[1], "--stream", "stdout", cwd=tmp_path).stdout == "second\n"

@@ -13,9 +13,9 @@ from jupyter_jobs.settings import JobsSettings
 from jupyter_jobs.spec.models import FileRef, JobSpec
 
 
-def service_with(data_dir, fail_at: str) -> JobsService:
+def service_with(data_dir, fail_at: str, embedded: bool = True) -> JobsService:
     settings = JobsSettings(data_dir=str(data_dir))
-    return JobsService(settings, executors=[FaultyExecutor(fail_at), LocalExecutor(cpus=64)])
+    return JobsService(settings, executors=[FaultyExecutor(fail_at), LocalExecutor(cpus=64)], embedded=embedded)
 
 
 def wait(service: JobsService, run_id: str, timeout: float = 30):
@@ -55,3 +55,18 @@ def test_output_copy_failure_keeps_the_exit_code_and_says_why(jobs_data_dir):
     assert final.exit_code == 0
     assert "could not collect outputs" in final.error
     assert "could not collect outputs" in service.logs(run.id, "system")
+
+
+def test_a_slow_start_does_not_hold_up_other_runs_in_a_server(jobs_data_dir):
+    """As a server dispatches: one run's start hangs (a long image pull); a later run still starts and
+    ends, and the held one starts once its executor is ready."""
+    service = service_with(jobs_data_dir, "held-start", embedded=False)
+    held = service.submit(SubmitRequest(spec=JobSpec(cmd="echo held")))
+    other = service.submit(SubmitRequest(spec=JobSpec(cmd="echo other"), executor="local"))
+    assert service.scheduler.dispatch() == [held.id, other.id]  # returns while the first start hangs
+    assert wait(service, other.id).status == "SUCCEEDED"
+    assert service.get(held.id).status == "PREPARING"
+    service.executors["faulty"].release.set()
+    assert wait(service, held.id).status == "SUCCEEDED"
+    assert service.logs(held.id, "stdout") == "held\n"
+    service.close()
