@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..instances import InstanceType
+from ..procs import is_alive, start_time
 from .base import Executor, Launch
 
 
@@ -77,7 +78,7 @@ class LocalExecutor(Executor):
             )
         # Reap it when it ends, so a long-lived server collects no zombies; never blocks exit.
         threading.Thread(target=proc.wait, daemon=True).start()
-        return {"pid": proc.pid, "started": _start_time(proc.pid)}
+        return {"pid": proc.pid, "started": start_time(proc.pid)}
 
     def is_alive(self, handle: dict, run_dir: Path) -> bool:
         return _is_our_runner(handle, run_dir)
@@ -90,35 +91,12 @@ class LocalExecutor(Executor):
         return True
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
-    except OSError:
-        return None
-
-
-def _start_time(pid: int) -> int | None:
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None  # field 22 of stat: start time in clock ticks
-
-
 def _is_our_runner(handle: dict, run_dir: Path) -> bool:
     """True if the handle's process lives and is our runner, not a recycled pid. The start time
     identifies it even before it has exec'd the runner (when its command line is still ours)."""
     pid = handle.get("pid")
-    if not pid:
+    if not pid or not is_alive(pid, handle.get("started")):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    if handle.get("started") is not None or not Path(f"/proc/{pid}/cmdline").exists():
         return True
-    fields = _stat_fields(pid)
-    if fields is None:
-        return True  # no /proc: trust the pid
-    if fields[0] == "Z":
-        return False  # exited, not yet reaped
-    if handle.get("started") is not None:
-        return int(fields[19]) == handle["started"]
     return str(run_dir).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()

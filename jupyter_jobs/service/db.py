@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 #: The newest migration in service/migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 
 
 class Base(DeclarativeBase):
@@ -54,6 +54,8 @@ class RunRow(Base):
     #: What a started run holds: {"cpus", "memory_gb", "gpus": [ids]}; None while queued.
     resources: Mapped[dict | None] = mapped_column(JSON)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    #: The process that claimed the run (`procs.identity`) until its runner is started.
+    claimed_by: Mapped[dict | None] = mapped_column(JSON)
 
 
 def make_engine(url: str) -> Engine:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from ..executors import Executor
 from ..instances import InstanceType
+from ..procs import identity
 from .db import RunRow
 
 ACTIVE = ("PREPARING", "RUNNING")
@@ -127,7 +128,7 @@ class Scheduler:
         with self.service.Session() as session:
             claimed = session.execute(
                 update(RunRow).where(RunRow.id == run_id, RunRow.status == "QUEUED")
-                .values(status="PREPARING", resources=resources)
+                .values(status="PREPARING", resources=resources, claimed_by=identity())
             ).rowcount
             session.commit()
         return claimed == 1

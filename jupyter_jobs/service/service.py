@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import Conflict, JobsError, NotFound, SubmitError
 from ..executors import KNOWN, Executor, Launch, make_executor
 from ..instances import Catalogue, InstanceType, refuse
+from ..procs import is_gone
 from ..runner import layout
 from ..settings import JobsSettings
 from ..spec.bundle import Bundle
@@ -179,9 +180,9 @@ class JobsService:
         try:
             handle = executor.start(run_dir, secrets, launch)
         except JobsError as exc:
-            self._update(row.id, status="FAILED", error=str(exc), finished_at=time.time())
+            self._update(row.id, status="FAILED", error=str(exc), finished_at=time.time(), claimed_by=None)
             return
-        self._update(row.id, handle=handle)
+        self._update(row.id, handle=handle, claimed_by=None)
         row.handle = handle
         if self.embedded and not executor.shares_host:
             # A runner in a container cannot start the host's queue kick: a host process waits for it.
@@ -429,6 +430,8 @@ class JobsService:
         """Bring a live run's row up to what its run dir says; a run with no trace left is LOST."""
         if row.status in layout.FINAL_STATUSES or row.data_deleted:
             return row
+        if row.status == "PREPARING" and not row.handle and row.claimed_by and is_gone(row.claimed_by):
+            return self._undo_claim(row)
         rundir = RunDir(row.run_dir)
         result = rundir.result()
         changes: dict = {}
@@ -458,6 +461,25 @@ class JobsService:
             if row.status == "FAILED":
                 self._retry(row)
         return row
+
+    def _undo_claim(self, row: RunRow) -> RunRow:
+        """The process that claimed this run died before it recorded a started runner (killed during a
+        long image pull, say). Queue the run again, unless a runner left its pid file: then it may be
+        running unrecorded, and a run is never started twice, so it is LOST."""
+        if (Path(row.run_dir) / layout.PID).exists():
+            changes = {"status": "LOST", "finished_at": time.time(), "claimed_by": None,
+                       "error": "the process starting this run ended before it recorded the runner"}
+        else:
+            changes = {"status": "QUEUED", "resources": None, "claimed_by": None,
+                       "notes": [*row.notes, "its start was cut short (the process starting it ended); "
+                                             "queued again"]}
+        with self.Session() as session:
+            undone = session.execute(update(RunRow).where(RunRow.id == row.id, RunRow.status == "PREPARING")
+                                     .values(**changes)).rowcount
+            session.commit()
+        if undone and changes["status"] == "QUEUED":
+            self.scheduler.enqueue(row.id)
+        return self._row(row.id)
 
     def _retry(self, row: RunRow) -> None:
         """Start a failed run again while its spec allows; the key makes that happen once per failure."""

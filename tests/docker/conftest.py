@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from docker_runs import LABEL
 from helpers import require_in_ci
 
-from jupyter_jobs.service.schemas import Origin, SubmitRequest
 from jupyter_jobs.service.service import JobsService
 from jupyter_jobs.settings import JobsSettings
-from jupyter_jobs.spec.models import JobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = os.environ.get("JUPYTER_JOBS_TEST_IMAGE", "jupyter-jobs-test-python:3.11")
-LABEL = "jupyter-jobs.run-id"
 
 
 @pytest.fixture(scope="session")
@@ -79,32 +76,3 @@ def make_service(jobs_data_dir, test_image, docker_client):
                 container.remove(force=True)
             except Exception:  # noqa: BLE001 - already being removed (auto_remove)
                 pass
-
-
-def submit(service: JobsService, cmd: str, **spec) -> str:
-    request = SubmitRequest(spec=JobSpec(cmd=cmd, **spec), origin=Origin(user="tester"))
-    return service.submit(request).id
-
-
-def wait_status(service: JobsService, run_id: str, statuses, timeout: float = 60):
-    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
-    deadline = time.monotonic() + timeout
-    while True:
-        run = service.get(run_id)
-        if run.status in statuses:
-            return run
-        if run.finished or time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} is {run.status} ({run.error}), wanted {statuses}:\n"
-                                 + service.logs(run_id, "system") + service.logs(run_id, "stderr"))
-        time.sleep(0.05)
-
-
-def wait_output(service: JobsService, run_id: str, text: str, stream: str = "stdout", timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while text not in service.logs(run_id, stream):
-        assert time.monotonic() < deadline, f"{text!r} never appeared in {stream}: {service.logs(run_id, stream)}"
-        time.sleep(0.05)
-
-
-def containers_of(docker_client, run_id: str) -> list:
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})

@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import containers_of
+from docker_runs import containers_of
 
 CLI = [sys.executable, "-m", "jupyter_jobs.cli"]
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import containers_of, submit, wait_output, wait_status
+from docker_runs import containers_of, submit, wait_output, wait_status
 
 from jupyter_jobs.executors.docker import BLOBS, ENVS, RUN, UV, DockerExecutor
 from jupyter_jobs.settings import JobsSettings

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import pytest
 from faulty_executor import FaultyExecutor
 
 from jupyter_jobs.executors.local import LocalExecutor
@@ -70,3 +74,43 @@ def test_a_slow_start_does_not_hold_up_other_runs_in_a_server(jobs_data_dir):
     assert wait(service, held.id).status == "SUCCEEDED"
     assert service.logs(held.id, "stdout") == "held\n"
     service.close()
+
+
+CLAIMER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from faulty_executor import FaultyExecutor
+from jupyter_jobs.service.schemas import SubmitRequest
+from jupyter_jobs.service.service import JobsService
+from jupyter_jobs.settings import JobsSettings
+from jupyter_jobs.spec.models import JobSpec
+
+service = JobsService(JobsSettings(data_dir=sys.argv[1]), executors=[FaultyExecutor("held-start")])
+service.submit(SubmitRequest(spec=JobSpec(cmd="echo again")))  # embedded: claims, then hangs starting
+"""
+
+
+@pytest.mark.parametrize("runner_left_a_trace", [False, True])
+def test_a_start_cut_short_by_a_killed_process_is_undone(jobs_data_dir, runner_left_a_trace):
+    """A CLI killed (-9) while starting a run (a long image pull, say) leaves a claim with no runner.
+    The next look queues the run again, or calls it LOST if a runner may have started (never twice)."""
+    claimer = subprocess.Popen([sys.executable, "-c", CLAIMER, str(jobs_data_dir), str(Path(__file__).parents[1])])
+    service = service_with(jobs_data_dir, "none")  # the same executor name, starting normally here
+    deadline = time.monotonic() + 60
+    while not (runs := [r for r in service.list() if r.status == "PREPARING"]):
+        assert time.monotonic() < deadline and claimer.poll() is None, "the claimer never claimed its run"
+        time.sleep(0.05)
+    run_id = runs[0].id
+    assert service.get(run_id).status == "PREPARING"  # its claimer lives: left alone
+    if runner_left_a_trace:
+        (service.run_dir(run_id) / "runner.pid").write_text("999999")
+    claimer.kill()
+    claimer.wait()
+    run = service.get(run_id)
+    if runner_left_a_trace:
+        assert run.status == "LOST" and "before it recorded the runner" in run.error
+        return
+    assert run.status == "QUEUED" and "cut short" in run.notes[-1]
+    assert service.scheduler.dispatch() == [run_id]
+    assert wait(service, run_id).status == "SUCCEEDED"
+    assert service.logs(run_id, "stdout") == "again\n"
