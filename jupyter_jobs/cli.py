@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arg", action="append", metavar="NAME=VALUE", help="override an argument")
     p.add_argument("--var", action="append", metavar="NAME=PATH", help="another file for a variable")
     p.add_argument("--env-var", action="append", metavar="NAME=VALUE", help="set an environment variable")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters",
+                   help="change a notebook run's parameter; VALUE is typed as YAML reads it")
     p.add_argument("--cloud-instance-type", "--instance", dest="instance_type")
     p.add_argument("--name")
     p.add_argument("--desc")
@@ -247,6 +249,7 @@ def cmd_run(args) -> int:
 
 def cmd_fork(args) -> int:
     from .capture.files import capture_inputs
+    from .notebook.build import load_parameters
     from .service.schemas import ForkRequest
     from .spec.models import FileRef
 
@@ -255,6 +258,7 @@ def cmd_fork(args) -> int:
     variables = _pairs(args.var, "--var")
     input_vars = {ref.var for ref in parent.spec.inputs if ref.var}
     request = ForkRequest(args=_pairs(args.arg, "--arg"), env_vars=_pairs(args.env_var, "--env-var"),
+                          parameters=load_parameters(args.parameters, None),
                           instance_type=args.instance_type, name=args.name, desc=args.desc)
     for var, path in variables.items():
         if var not in input_vars:

@@ -25,7 +25,8 @@ class NotebookParameter(BaseModel):
     type: str = Field(description="papermill's type from the annotation, else the default literal's "
                                   "(int, float, str, bool, list, dict); None when it cannot tell.")
     default: str = Field(description="The default as written in the `parameters` cell (Python source).")
-    value: Any = Field(default=None, description="The default as JSON, when it is a plain literal.")
+    value: Any = Field(default=None, description="The default as JSON, when it is a plain literal; for a run, "
+                                                 "the value the run used.")
     help: str = ""
 
 
@@ -97,8 +98,6 @@ def _literal(source: str) -> Any:
 
 
 def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
-    from ..notebook.build import notebook_parameters
-
     if not path.is_file():
         raise NotFound(f"notebook {rel} not found")
     try:
@@ -107,6 +106,26 @@ def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
         nb = load_notebook_node(str(path))
     except Exception as exc:
         raise Invalid(f"path: {rel} is not a notebook: {exc}", field="path") from None
+    return _describe(nb, rel)
+
+
+def _run_parameters(service, run_id: str) -> NotebookParameters:
+    """A notebook run's parameters as the fork form shows them: `value` is what the run used."""
+    from ..notebook.rerun import read_job, read_notebook
+    from ..spec.bundle import Bundle
+
+    row = service._row(service.resolve_id(run_id))
+    bundle = Bundle.model_validate(row.bundle)
+    job = read_job(bundle, service.blobs)
+    return _describe(read_notebook(bundle, service.blobs, job), job["notebook"], job.get("parameters", {}))
+
+
+def _describe(nb, rel: str, used: dict | None = None) -> NotebookParameters:
+    """The `parameters` cell's names, types and defaults (papermill's inference); `used` overrides
+    the values shown."""
+    from ..notebook.build import notebook_parameters
+
+    used = used or {}
     has_cell = any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
     params = []
     for p in notebook_parameters(nb):
@@ -114,8 +133,8 @@ def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
         kind = p.inferred_type_name
         if kind in (None, "", "None") and value is not None:  # no annotation: the default's type
             kind = type(value).__name__
-        params.append(NotebookParameter(name=p.name, type=kind or "None", default=p.default, value=value,
-                                        help=p.help or ""))
+        params.append(NotebookParameter(name=p.name, type=kind or "None", default=p.default,
+                                        value=used.get(p.name, value), help=p.help or ""))
     return NotebookParameters(path=rel, has_parameters_cell=has_cell, parameters=params)
 
 
@@ -201,6 +220,14 @@ class NotebookParametersHandler(JobsHandler):
         rel = self.get_argument("path", "")
         path = under_root(self.jobs.serverapp.root_dir, rel)
         self.send(await self.jobs.run_in_pool(_inspect_notebook, path, rel.strip().lstrip("/")))
+
+
+class RunParametersHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        service = await self.jobs.service()
+        self.send(await self.jobs.run_in_pool(_run_parameters, service, run_id))
 
 
 class NotebookRunHandler(JobsHandler):

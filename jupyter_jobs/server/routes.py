@@ -39,6 +39,7 @@ from .lab import (
     NotebookRunHandler,
     NotebookRunRequest,
     RunEnvironment,
+    RunParametersHandler,
 )
 from .models import (
     BlobStored,
@@ -150,6 +151,10 @@ ROUTES: list[Route] = [
     Route("/jobs/runs/{run_id}/environment", EnvironmentHandler, {
         "get": Op("The run's environment: Python lock (resolved packages), image, variable names",
                   RunEnvironment),
+    }),
+    Route("/jobs/runs/{run_id}/parameters", RunParametersHandler, {
+        "get": Op("A notebook run's parameters (for a fork): the notebook's, with the values the run used",
+                  NotebookParameters),
     }),
     Route("/jobs/notebooks/parameters", NotebookParametersHandler, {
         "get": Op("The parameters of a notebook under the server's root (papermill's inference)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +37,7 @@ class SubmitRequest(BaseModel):
 
 
 class ForkRequest(BaseModel):
-    """`fork --arg/--var/--env-var/--cloud-instance-type/--name/--desc` as data."""
+    """`fork --arg/--var/--env-var/--param/--cloud-instance-type/--name/--desc` as data."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,6 +46,8 @@ class ForkRequest(BaseModel):
     #: Variable name -> the new input (already uploaded), or output path.
     inputs: dict[str, BundleInput] = Field(default_factory=dict)
     outputs: dict[str, str] = Field(default_factory=dict)
+    #: A notebook run's parameters to change (the others keep the parent run's values).
+    parameters: dict[str, Any] = Field(default_factory=dict)
     instance_type: str | None = None
     name: str | None = None
     desc: str | None = None

@@ -354,6 +354,10 @@ class JobsService:
             bundle.inputs[index] = new_input
         for var, path in request.outputs.items():
             by_var[var].path = path
+        if request.parameters:
+            from ..notebook.rerun import with_parameters
+
+            bundle = with_parameters(bundle, self.blobs, request.parameters)
         if request.instance_type:
             spec.instance_types = [request.instance_type]
         spec.name = request.name or spec.name

@@ -342,7 +342,8 @@ function parsePairs(text: string, what: string): Record<string, string> {
 class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
   constructor(
     readonly run: Run,
-    readonly types: InstanceTypeInfo[]
+    readonly types: InstanceTypeInfo[],
+    readonly params: NotebookParameters | null
   ) {
     super();
     this.addClass('jp-JobsForkDialog');
@@ -351,15 +352,30 @@ class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
     this.args = Object.entries((run.spec as any).args ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join('\n');
+    for (const p of params?.parameters ?? []) {
+      this.values[p.name] = initialValue(p);
+    }
   }
 
   name: string;
   instanceType: string;
   args: string;
   envVars = '';
+  /** The form's parameter fields, starting from the values the run used. */
+  values: Record<string, string | boolean> = {};
 
   getValue(): ForkRequest {
     const request: ForkRequest = {};
+    const parameters: Record<string, unknown> = {};
+    for (const p of this.params?.parameters ?? []) {
+      const value = parameterValue(p, this.values[p.name]);
+      if (value !== undefined) {
+        parameters[p.name] = value;
+      }
+    }
+    if (Object.keys(parameters).length) {
+      request.parameters = parameters;
+    }
     if (this.name && this.name !== this.run.name) {
       request.name = this.name;
     }
@@ -403,10 +419,30 @@ class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
             })}
           </HTMLSelect>
         </label>
-        <label>
-          <span>Arguments (NAME=VALUE per line)</span>
-          <textarea className="jp-mod-styled jp-JobsForkDialog-args" rows={3} value={this.args} onChange={e => set({ args: e.target.value })} />
-        </label>
+        {this.params && (
+          <fieldset className="jp-JobsRunDialog-params">
+            <legend>Parameters</legend>
+            {this.params.parameters.map(p => (
+              <ParameterField
+                key={p.name}
+                param={p}
+                value={this.values[p.name]}
+                onChange={v => set({ values: { ...this.values, [p.name]: v } })}
+              />
+            ))}
+          </fieldset>
+        )}
+        {!this.params && (
+          <label>
+            <span>Arguments (NAME=VALUE per line)</span>
+            <textarea
+              className="jp-mod-styled jp-JobsForkDialog-args"
+              rows={3}
+              value={this.args}
+              onChange={e => set({ args: e.target.value })}
+            />
+          </label>
+        )}
         <label>
           <span>Extra environment variables (NAME=VALUE per line)</span>
           <textarea className="jp-mod-styled jp-JobsForkDialog-env" rows={3} value={this.envVars} onChange={e => set({ envVars: e.target.value })} />
@@ -423,7 +459,16 @@ export async function forkDialog(client: JobsClient, run: Run): Promise<ForkRequ
   } catch {
     types = [];
   }
-  const body = new ForkBody(run, types);
+  // A notebook run is forked with its parameters in a form, like "Run as job".
+  let params: NotebookParameters | null = null;
+  if (run.kind === 'notebook') {
+    try {
+      params = await client.runParameters(run.id);
+    } catch {
+      params = null;
+    }
+  }
+  const body = new ForkBody(run, types, params);
   const result = await showDialog({
     title: `Fork ${run.name ?? run.id}`,
     body,

@@ -71,6 +71,31 @@ def test_unknown_parameter_is_refused_before_submit(tmp_path, shared_env_dir):
     assert json.loads(jobs("list", "--format", "json").stdout) == []
 
 
+def test_fork_changes_a_notebook_runs_parameters(tmp_path, shared_env_dir):
+    """The fork keeps the parent's other parameters and runs the notebook stored with the parent, so
+    it works after the notebook changed or moved."""
+    nb = make_notebook(tmp_path)
+    parent = jobs("run", str(nb), "-p", "label", "first", "-p", "alpha", "2", cwd=tmp_path)
+    assert parent.returncode == 0, parent.stderr
+    parent_id = json.loads(jobs("list", "--format", "json").stdout)[0]["id"]
+    nb.unlink()
+    fork = jobs("fork", "--id", parent_id, "-p", "alpha", "4", cwd=tmp_path)
+    assert fork.returncode == 0, fork.stderr
+    assert "label first alpha 4 int float" in fork.stdout
+    child = json.loads(jobs("list", "--format", "json").stdout)[0]
+    assert child["parent_id"] == parent_id and child["status"] == "SUCCEEDED"
+    for name, hint in (("alpah", "its parameters: alpha, label, ratio"), ("x", None)):
+        refused = jobs("fork", "--id", parent_id, "-p", name, "1", cwd=tmp_path)
+        assert refused.returncode == 2 and f"has no parameter '{name}'" in refused.stderr
+        assert hint is None or hint in refused.stderr
+    (tmp_path / "c.yaml").write_text("cmd: 'true'\n")
+    assert jobs("execute", "-c", "c.yaml", cwd=tmp_path).returncode == 0
+    command_id = json.loads(jobs("list", "--format", "json").stdout)[0]["id"]
+    refused = jobs("fork", "--id", command_id, "-p", "alpha", "1", cwd=tmp_path)
+    assert refused.returncode == 2 and "not a notebook job" in refused.stderr
+    assert len(json.loads(jobs("list", "--format", "json").stdout)) == 3  # nothing created by a refusal
+
+
 def test_failing_notebook_comes_back_with_its_error(tmp_path, shared_env_dir):
     nb = make_notebook(tmp_path)
     out = tmp_path / "out" / "failed.ipynb"

@@ -79,3 +79,34 @@ async def test_export_copies_an_output_into_the_root_and_environment_is_shown(ap
     assert env["kind"] == "plain" and env["env_vars"] == ["A"] and env["requirements"] == []
     code, env, _ = await api("runs", "zzzzzzzz", "environment")
     assert code == 404, env
+
+
+async def test_a_notebook_runs_parameters_for_the_fork_form(api, jp_root_dir):
+    make_notebook(jp_root_dir)
+    code, run, _ = await api("notebooks", "run", method="POST",
+                             body={"path": "nb.ipynb", "parameters": {"alpha": 7, "label": "seven"}})
+    assert code == 201, run
+    (jp_root_dir / "nb.ipynb").unlink()  # what the run stored is what counts
+    code, body, _ = await api("runs", run["id"], "parameters")
+    assert code == 200, body
+    got = {p["name"]: (p["default"], p["value"]) for p in body["parameters"]}
+    assert got["alpha"] == ("1", 7) and got["label"] == ("'x'", "seven") and got["ratio"] == ("2", 2)
+    assert body["path"] == "nb.ipynb" and body["has_parameters_cell"] is True
+
+    code, err, _ = await api("runs", run["id"], "fork", method="POST", body={"parameters": {"alpah": 1}})
+    assert code == 422 and "alpah" in err["message"] and "alpha" in err["hint"], err
+    code, fork, _ = await api("runs", run["id"], "fork", method="POST", body={"parameters": {"alpha": 8}})
+    assert code == 201 and fork["parent_id"] == run["id"], fork
+    code, body, _ = await api("runs", fork["id"], "parameters")
+    assert {p["name"]: p["value"] for p in body["parameters"]}["alpha"] == 8
+    assert {p["name"]: p["value"] for p in body["parameters"]}["label"] == "seven"
+
+    code, plain, _ = await api("runs", method="POST", body={"spec": {"cmd": "true"}})
+    for call in (api("runs", plain["id"], "parameters"),
+                 api("runs", plain["id"], "fork", method="POST", body={"parameters": {"alpha": 1}})):
+        code, err, _ = await call
+        assert code == 422 and "not a notebook job" in err["message"], err
+    code, err, _ = await api("runs", "zzzzzzzz", "parameters")
+    assert code == 404, err
+    for run_id in (run["id"], fork["id"]):
+        await api("runs", run_id, "cancel", method="POST", body={})

@@ -88,6 +88,22 @@ def test_run_notebook_through_the_dialog(start_lab, page):
     page.locator(".jp-JobsDetails-requirements", has_text="papermill").wait_for(timeout=10000)
     screenshot(page, "sidebar-succeeded", page.locator("#jupyter-jobs-sidebar"))
     screenshot(page, "lab-with-sidebar")
+
+    # Fork with overrides: the parameters form starts from what the run used; one change runs again.
+    page.locator(".jp-JobsDetails-actions button", has_text="Fork").click()
+    fork = page.locator(".jp-Dialog")
+    alpha = fork.locator('.jp-JobsRunDialog-param[data-param="alpha"] input')
+    alpha.wait_for(timeout=30000)
+    assert alpha.input_value() == "3"
+    assert fork.locator('.jp-JobsRunDialog-param[data-param="verbose"] input').is_checked()
+    alpha.fill("4")
+    screenshot(page, "fork-dialog", page.locator(".jp-Dialog-content"))
+    fork.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.locator(f'.jp-JobsDetails:not([data-run-id="{run_id}"])').wait_for(timeout=30000)
+    fork_id = page.locator(".jp-JobsDetails").get_attribute("data-run-id")
+    assert lab.api(f"runs/{fork_id}")["parent_id"] == run_id
+    page.locator(".jp-JobsDetails-logs", has_text="label default alpha 4 int verbose True").wait_for(timeout=60000)
+    row(page, fork_id, "SUCCEEDED").wait_for(timeout=60000)
     assert not page.errors, page.errors
 
 

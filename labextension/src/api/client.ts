@@ -132,6 +132,11 @@ export class JobsClient {
     return this.post<Run>(`runs/${encodeURIComponent(id)}/fork`, body);
   }
 
+  /** A notebook run's parameters, each `value` being what the run used (for the fork form). */
+  runParameters(id: string): Promise<NotebookParameters> {
+    return this.request<NotebookParameters>(`runs/${encodeURIComponent(id)}/parameters`);
+  }
+
   async deleteRun(id: string): Promise<void> {
     await this.request<null>(`runs/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }

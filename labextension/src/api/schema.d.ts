@@ -194,6 +194,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/runs/{run_id}/parameters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A notebook run's parameters (for a fork): the notebook's, with the values the run used */
+        get: operations["getRunParameters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/notebooks/parameters": {
         parameters: {
             query?: never;
@@ -581,7 +598,7 @@ export interface components {
         };
         /**
          * ForkRequest
-         * @description `fork --arg/--var/--env-var/--cloud-instance-type/--name/--desc` as data.
+         * @description `fork --arg/--var/--env-var/--param/--cloud-instance-type/--name/--desc` as data.
          */
         ForkRequest: {
             /** Args */
@@ -599,6 +616,10 @@ export interface components {
             /** Outputs */
             outputs?: {
                 [key: string]: string;
+            };
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
             };
             /**
              * Instance Type
@@ -769,7 +790,7 @@ export interface components {
             default: string;
             /**
              * Value
-             * @description The default as JSON, when it is a plain literal.
+             * @description The default as JSON, when it is a plain literal; for a run, the value the run used.
              * @default null
              */
             value?: unknown;
@@ -2039,6 +2060,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunEnvironment"];
+                };
+            };
+            /** @description Unreadable request (malformed JSON, checksum mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field has a wrong value or type (see `field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getRunParameters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A run id, or a unique prefix of one. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A notebook run's parameters (for a fork): the notebook's, with the values the run used */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotebookParameters"];
                 };
             };
             /** @description Unreadable request (malformed JSON, checksum mismatch) */
