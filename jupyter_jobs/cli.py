@@ -495,15 +495,23 @@ def cmd_generate_requirements(args) -> int:
 
 
 def cmd_envs(args) -> int:
+    """The host's env cache, then each Docker env volume of this data dir (listed and pruned by the
+    same code, run in a short container of the volume's image)."""
     from . import console
     from .pyenv.cache import EnvCache, format_entries
     from .settings import load_settings
     from .spec.units import format_size, parse_size
 
-    cache = EnvCache(Path(load_settings().data_dir) / "envs")
+    settings = load_settings()
+    cache = EnvCache(Path(settings.data_dir) / "envs")
+    docker = _docker_envs(settings)
     if args.action == "list":
         entries = cache.list()
+        print(f"{cache.root}:")
         print(format_entries(entries) if entries else "no cached environments")
+        for volume, image in docker.env_volumes() if docker else []:
+            print(f"\nDocker volume {volume} (image {image}):")
+            print(docker.env_cache(volume, image, "list").rstrip())
         return 0
     try:
         limit = parse_size(args.max_size)
@@ -511,7 +519,27 @@ def cmd_envs(args) -> int:
         raise JobsError(f"--max-size: {exc}") from None
     removed = cache.prune(limit)
     console.info(f"evicted {len(removed)} environments; {format_size(sum(e.size_bytes for e in cache.list()))} kept")
+    for volume, image in docker.env_volumes() if docker else []:
+        out = docker.env_cache(volume, image, "prune", "--max-bytes", str(limit))
+        console.info(f"Docker volume {volume}: evicted {out.count('removed ')} environments")
     return 0
+
+
+def _docker_envs(settings):
+    """The Docker executor when its engine answers, else None. Unreachable is only worth a note when
+    the operator configured Docker as an executor."""
+    from .executors import make_executor
+
+    try:
+        docker = make_executor("docker", settings)
+        docker.client  # noqa: B018 - connects, or says why not
+        return docker
+    except JobsError as exc:
+        if "docker" in settings.executors:
+            from . import console
+
+            console.info(f"note: Docker environments not shown: {exc}")
+        return None
 
 
 def cmd_instance_types(args) -> int:

@@ -348,6 +348,31 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
                                                  "jupyter-jobs.data-dir": data_dir})
         return name
 
+    def env_volumes(self) -> list[tuple[str, str]]:
+        """(volume, image) of this data dir's environment volumes, one per image."""
+        data_dir = str(self._data_dir.resolve())
+        volumes = self.client.volumes.list(filters={"label": f"jupyter-jobs.data-dir={data_dir}"})
+        return sorted((v.name, v.attrs.get("Labels", {}).get("jupyter-jobs.image", "?")) for v in volumes)
+
+    def env_cache(self, volume: str, image: str, *argv: str) -> str:
+        """`python -m jupyter_jobs.pyenv.cache ARGV` over an env volume, in a short container of the image
+        the volume serves (its venvs are for that image's Python; the host may not read the volume)."""
+        import docker
+
+        pkg = Path(__file__).resolve().parent.parent
+        try:
+            out = self.client.containers.run(
+                image, ["python3", "-c", f"import sys, runpy; sys.path.insert(0, {PKG!r}); "
+                                         f"sys.argv = ['cache', '--root', {ENVS!r}, *{list(argv)!r}]; "
+                                         "runpy.run_module('jupyter_jobs.pyenv.cache', run_name='__main__')"],
+                volumes={volume: {"bind": ENVS, "mode": "rw" if argv[:1] == ("prune",) else "ro"},
+                         str(pkg): {"bind": f"{PKG}/jupyter_jobs", "mode": "ro"}},
+                network_mode="none", user=self.user or None, remove=True, stdout=True, stderr=True,
+                labels={"jupyter-jobs.env-volume": volume})
+        except docker.errors.DockerException as exc:
+            raise ExecutorError(f"environment volume {volume}: {_short(exc)}") from None
+        return out.decode("utf-8", "replace")
+
     def _container(self, handle: dict, run_dir: Path):
         """The run's container by id, else by its run-id label; None when it is gone."""
         import docker

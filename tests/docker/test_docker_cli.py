@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,18 @@ def test_python_auto_job_builds_its_env_in_the_image_once(tmp_path, test_image, 
     second = jobs("execute", "-c", "config.yaml", "--executor", "docker", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "using cached environment" in system_log(last_run(tmp_path)["id"], tmp_path)
+
+    # `envs list|prune` reach the environments inside the image's volume too.
+    listed = jobs("envs", "list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    ours = [v for v in volumes if f"Docker volume {v} (image {test_image})" in listed.stdout]
+    assert len(ours) == 1, listed.stdout
+    env_row = re.compile(r"^[0-9a-f]{12}\s+3\.11\s+\d+\s+[\d.]+ MiB", re.M)  # KEY PYTHON PACKAGES SIZE
+    assert env_row.search(listed.stdout.split(f"Docker volume {ours[0]}")[1]), listed.stdout
+    pruned = jobs("envs", "prune", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"Docker volume {ours[0]}: evicted 1 environments" in pruned.stderr
+    assert not env_row.search(jobs("envs", "list", cwd=tmp_path).stdout.split(f"Docker volume {ours[0]}")[1])
 
 
 def test_env_build_without_network_says_so(tmp_path, test_image, jobs_data_dir):
