@@ -215,7 +215,7 @@ def _capture_python(loaded, captured) -> None:
 def cmd_run(args) -> int:
     """A notebook as a job; the executed notebook always comes back, also when a cell failed."""
     from . import console
-    from .notebook.build import Options, default_output, load_parameters, prepare_notebook, staging_output, submit
+    from .notebook.build import Options, load_parameters, prepare_notebook, staging_output, submit
 
     split = lambda values: [x.strip() for v in values or [] for x in v.split(",") if x.strip()]  # noqa: E731
     parameters = load_parameters(args.parameters, args.parameter_files)
@@ -236,10 +236,7 @@ def cmd_run(args) -> int:
         return _after_submit(client, run, args)
     code = _after_submit(client, run, args)
     run = client.get(run.id)
-    final = target
-    if not args.output and target.exists():
-        final = default_output(args.notebook, run.id)
-        os.replace(target, final)
+    final = target if args.output else (_name_executed_notebook(run.id, args.notebook) or target)
     if final.exists():
         console.info(f"executed notebook: {final}")
     if run.status == "FAILED":
@@ -248,8 +245,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_fork(args) -> int:
+    from . import console
     from .capture.files import capture_inputs
-    from .notebook.build import load_parameters
+    from .notebook.build import NOTEBOOK_VAR, load_parameters, staging_output
     from .service.schemas import ForkRequest
     from .spec.models import FileRef
 
@@ -275,7 +273,26 @@ def cmd_fork(args) -> int:
         if exc.key == "cloud-instance-type" and args.instance_type:
             exc.key = "--cloud-instance-type"  # the flag, not the parent's config, asked for it
         raise
-    return _after_submit(client, run, args)
+    code = _after_submit(client, run, args)
+    staged = [ref.path for ref in run.spec.outputs if ref.var == NOTEBOOK_VAR]
+    source = parent.origin.source
+    if not args.is_async and source and staged == [str(staging_output(source))]:
+        final = _name_executed_notebook(run.id, source)
+        if final:
+            console.info(f"executed notebook: {final}")
+    return code
+
+
+def _name_executed_notebook(run_id: str, notebook: str) -> Path | None:
+    """The executed notebook came back under the staging name: give it the run's (`NAME-RUNID.ipynb`)."""
+    from .notebook.build import default_output, staging_output
+
+    staged = staging_output(notebook)
+    if not staged.exists():
+        return None
+    final = default_output(notebook, run_id)
+    os.replace(staged, final)
+    return final
 
 
 def _after_submit(client, run, args) -> int:

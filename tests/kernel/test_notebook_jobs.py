@@ -84,6 +84,9 @@ def test_fork_changes_a_notebook_runs_parameters(tmp_path, shared_env_dir):
     assert "label first alpha 4 int float" in fork.stdout
     child = json.loads(jobs("list", "--format", "json").stdout)[0]
     assert child["parent_id"] == parent_id and child["status"] == "SUCCEEDED"
+    executed = tmp_path / f"analysis-{child['id']}.ipynb"  # named like a `run`'s, nothing left staged
+    assert "label first alpha 4" in json.dumps(outputs_of(executed))
+    assert not (tmp_path / "analysis.job-output.ipynb").exists()
     for name, hint in (("alpah", "its parameters: alpha, label, ratio"), ("x", None)):
         refused = jobs("fork", "--id", parent_id, "-p", name, "1", cwd=tmp_path)
         assert refused.returncode == 2 and f"has no parameter '{name}'" in refused.stderr
