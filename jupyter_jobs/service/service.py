@@ -141,7 +141,7 @@ class JobsService:
         """Start a claimed run. A server starts each in a worker thread, so one slow start (an image
         pull) does not hold up the others; the embedded mode starts it before the command returns."""
         if self.embedded:
-            self._launch(row, executor, resources)
+            self._launch_or_fail(row, executor, resources)
             return
         with self._executors_lock:
             if self._launcher is None:
@@ -151,7 +151,7 @@ class JobsService:
     def _launch_or_fail(self, row: RunRow, executor: Executor, resources: dict) -> None:
         try:
             self._launch(row, executor, resources)
-        except Exception as exc:  # a worker thread: nobody else would see it
+        except Exception as exc:  # a bug, not a refusal: the run says so rather than staying PREPARING
             log.exception("starting run %s failed", row.id)
             self._update(row.id, status="FAILED", error=f"could not start the run: {exc}", finished_at=time.time())
 
