@@ -52,9 +52,8 @@ def fresh_env(root: Path) -> dict:
     return env
 
 
-def measure(name: str, argv: list[str], repeat: int, root: Path, work: Path) -> dict:
+def measure(name: str, argv: list[str], repeat: int, env: dict, work: Path) -> dict:
     """Cold: the first run in a fresh data dir. Warm: the median of `repeat` runs after it."""
-    env = fresh_env(root)
     cold = timed(argv, env, work)
     warm = [timed(argv, env, work) for _ in range(repeat)]
     return {"name": name, "cold": cold, "median": statistics.median(warm), "min": min(warm), "max": max(warm),
@@ -119,14 +118,10 @@ def start_server(root: Path, work: Path) -> tuple[subprocess.Popen, dict]:
 def measure_server(repeat: int, root: Path, work: Path) -> dict:
     proc, env = start_server(root, work)
     try:
-        argv = [str(HERE_SCRIPT), "execute", "-c", "config.yaml"]
-        cold = timed(argv, env, work)
-        warm = [timed(argv, env, work) for _ in range(repeat)]
+        return measure("execute via server", [str(HERE_SCRIPT), "execute", "-c", "config.yaml"], repeat, env, work)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"name": "execute via server", "cold": cold, "median": statistics.median(warm), "min": min(warm),
-            "max": max(warm), "env": env}
 
 
 def find_launchers() -> list[tuple[str, list[str]]]:
@@ -164,7 +159,7 @@ def main() -> int:
     for label, argv in launchers:
         commands.append((label, [*argv, "execute", "-c", "config.yaml"]))
     try:
-        results = [measure(name, argv, args.repeat, root, work) for name, argv in commands]
+        results = [measure(name, argv, args.repeat, fresh_env(root), work) for name, argv in commands]
         results.append(measure_server(args.repeat, root, work))
         by_name = {r["name"]: r for r in results}
         print(f"python: {sys.executable}\nrepeat: {args.repeat} (median; cold = first run in a fresh data dir)")

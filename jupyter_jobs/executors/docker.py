@@ -41,6 +41,8 @@ UV = "/jobs/bin/uv"
 CA = "/jobs/ca-certificates.crt"
 MOUNTS = "/jobs/mnt"
 LABEL = "jupyter-jobs.run-id"
+#: This package, read-only at PKG/jupyter_jobs: the runner and the env cache code are standard library only.
+PACKAGE_MOUNT = {str(Path(__file__).resolve().parent.parent): {"bind": f"{PKG}/jupyter_jobs", "mode": "ro"}}
 GB = 10**9  # instance types give memory in GB, as the vendors publish it
 
 #: Started as `python3 -c BOOTSTRAP`: the runner's own output goes to runner.out in the run dir (the
@@ -213,11 +215,10 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         self._sweep()
         image = self._image(launch.image or self.default_image, launch.registry_auth,
                             say=lambda text: layout.append_system(run_dir, text))
-        pkg = Path(__file__).resolve().parent.parent
         volumes = {
             str(run_dir.resolve()): {"bind": RUN, "mode": "rw"},
             str((self._data_dir / "blobs").resolve()): {"bind": BLOBS, "mode": "ro"},
-            str(pkg): {"bind": f"{PKG}/jupyter_jobs", "mode": "ro"},
+            **PACKAGE_MOUNT,
         }
         (self._data_dir / "blobs").mkdir(parents=True, exist_ok=True)
         environment = dict(env)
@@ -359,14 +360,13 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         the volume serves (its venvs are for that image's Python; the host may not read the volume)."""
         import docker
 
-        pkg = Path(__file__).resolve().parent.parent
         try:
             out = self.client.containers.run(
                 image, ["python3", "-c", f"import sys, runpy; sys.path.insert(0, {PKG!r}); "
                                          f"sys.argv = ['cache', '--root', {ENVS!r}, *{list(argv)!r}]; "
                                          "runpy.run_module('jupyter_jobs.pyenv.cache', run_name='__main__')"],
                 volumes={volume: {"bind": ENVS, "mode": "rw" if argv[:1] == ("prune",) else "ro"},
-                         str(pkg): {"bind": f"{PKG}/jupyter_jobs", "mode": "ro"}},
+                         **PACKAGE_MOUNT},
                 network_mode="none", user=self.user or None, remove=True, stdout=True, stderr=True,
                 labels={"jupyter-jobs.env-volume": volume})
         except docker.errors.DockerException as exc:

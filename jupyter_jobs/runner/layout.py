@@ -45,10 +45,16 @@ def read_json(path: Path):
         return None
 
 
+def event_line(kind: str, **fields) -> str:
+    """One line of events.jsonl: the fields, the event's type and when it happened."""
+    fields.update(type=kind, t=time.time())
+    return json.dumps(fields) + "\n"
+
+
 def append_system(run_dir: Path, text: str) -> None:
     """A system log line written before the runner starts (e.g. the executor pulling an image), in the
     same two places the runner writes its own: the system log and the event stream."""
     with open(run_dir / log_file("system"), "ab") as fh:
         fh.write(f"{text}\n".encode("utf-8", "replace"))
     with open(run_dir / EVENTS, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"stream": "system", "text": f"{text}\n", "type": "log", "t": time.time()}) + "\n")
+        fh.write(event_line("log", stream="system", text=f"{text}\n"))

@@ -47,8 +47,7 @@ class Runner:
 
     # -- recording --------------------------------------------------------------------------------
     def emit(self, kind: str, **fields) -> None:
-        fields.update(type=kind, t=time.time())
-        self.events.write(json.dumps(fields) + "\n")
+        self.events.write(layout.event_line(kind, **fields))
         self.events.flush()
 
     def log(self, stream: str, text: str) -> None:

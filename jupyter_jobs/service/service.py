@@ -73,7 +73,8 @@ class JobsService:
         executors = executors or [make_executor(name, self.settings) for name in self.settings.executors]
         self.executors = {e.name: e for e in executors}
         self._executors_lock = threading.Lock()
-        self._launcher: ThreadPoolExecutor | None = None  # a server's run starts, made on first use
+        #: A server starts runs in worker threads (made when first needed); the embedded mode inline.
+        self._launcher = None if embedded else ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-launch")
         self.default_executor = executors[0].name
         self.scheduler = Scheduler(self)
         self._maybe_cleanup()
@@ -140,13 +141,10 @@ class JobsService:
     def launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
         """Start a claimed run. A server starts each in a worker thread, so one slow start (an image
         pull) does not hold up the others; the embedded mode starts it before the command returns."""
-        if self.embedded:
+        if self._launcher is None:
             self._launch_or_fail(row, executor, resources)
-            return
-        with self._executors_lock:
-            if self._launcher is None:
-                self._launcher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-launch")
-        self._launcher.submit(self._launch_or_fail, row, executor, resources)
+        else:
+            self._launcher.submit(self._launch_or_fail, row, executor, resources)
 
     def _launch_or_fail(self, row: RunRow, executor: Executor, resources: dict) -> None:
         try:
