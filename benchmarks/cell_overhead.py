@@ -54,6 +54,8 @@ def execute(kc, code: str, timeout: float = 600) -> tuple[float, float, dict]:
 
 
 def breakdown(client, run_id: str, t_request: float, t_idle: float) -> dict:
+    from jupyter_jobs.runner.protocol import CELL_NOTEBOOK
+
     run = client.get(run_id)
     events, _ = client.service.events(run_id)
     at = {}
@@ -62,7 +64,7 @@ def breakdown(client, run_id: str, t_request: float, t_idle: float) -> dict:
             at.setdefault(e["status"], e["t"])
         elif e["type"] == "result":
             at["result"] = e["t"]
-    nb = json.loads((client.service.outputs_dir(run_id) / ".jobs/out/cell.ipynb").read_text())
+    nb = json.loads((client.service.outputs_dir(run_id) / CELL_NOTEBOOK).read_text())
     tm = nb["metadata"]["jupyter_jobs"]["timings"]
     return {
         "submit (kernel: detect, capture, upload)": run.created_at - t_request,

@@ -2,7 +2,18 @@
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+#: The Python API (jupyter_jobs/api.py), imported on first use so `import jupyter_jobs` stays cheap for
+#: the CLI and the server extension.
+_API = ("Job", "JobRun", "JobFailed", "JobCancelled", "get_run")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'jupyter_jobs' has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from .capture.files import Captured
 from .service.schemas import ForkRequest, Run, SubmitRequest
 from .settings import JobsSettings, load_settings
 from .spec.bundle import local_path
+
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -26,23 +29,42 @@ class DownloadReport:
     bytes: int = 0
     missing: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: One message per output not brought back because its destination would leave its folder.
+    refused: list[str] = field(default_factory=list)
 
 
 def download_outputs(run: Run, fetch: Callable[[str, Path], object], output_dir: Path | None,
                      limit: int) -> DownloadReport:
     """Bring a run's outputs back, for both clients (`fetch(name, dest)` copies one file): to their
     declared paths (relative to the config's folder), or keeping their layout under `output_dir`.
-    Smallest first; past `limit` bytes the rest is skipped and listed."""
+    Smallest first; past `limit` bytes the rest is skipped and listed.
+
+    Only outputs the run's spec declares are brought back, each to the place its declaration names;
+    the file names found inside a declared folder must stay inside it (resolved), and with
+    `output_dir` everything stays inside that. Anything else is refused, one message per entry."""
+    from .service.outputs import declared_outputs
+
     report = DownloadReport()
+    declared = {(ref.path, src) for ref, src in declared_outputs(run.spec)}
     todo = []
     for entry in run.outputs:
         if entry.missing:
             report.missing.append(entry.name)
             continue
         root = (output_dir / entry.src) if output_dir else local_path(entry.name, run.origin.base_dir or ".")
+        if (entry.name, entry.src) not in declared:
+            report.refused.append(f"output {entry.name!r} is not one the job's spec declares: not downloaded")
+            continue
+        if output_dir and not _inside(root, output_dir):
+            report.refused.append(f"output {entry.name!r} would be written outside {output_dir}: not downloaded")
+            continue
         for f in entry.files:
-            within = f.path[len(entry.src):].lstrip("/")
-            todo.append((f.size, f.path, root / within if within else root))
+            within = f.path[len(entry.src) + 1:] if f.path.startswith(entry.src + "/") else None
+            dest = root if f.path == entry.src else root / within if within else None
+            if dest is None or (within and not _inside(dest, root)):
+                report.refused.append(f"output file {f.path!r} would be written outside {root}: not downloaded")
+                continue
+            todo.append((f.size, f.path, dest))
     for size, name, dest in sorted(todo, key=lambda item: item[0]):
         if report.bytes + size > limit:
             report.skipped.append(name)
@@ -54,14 +76,52 @@ def download_outputs(run: Run, fetch: Callable[[str, Path], object], output_dir:
     return report
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path` (resolved, as far as it exists) is `root` or under it."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def save_chunks(chunks: Iterable[bytes], dest: Path, keep_empty: bool = True) -> int:
+    """Write `chunks` to `dest` through a temporary file beside it: `dest` is whole or untouched, and
+    no temporary file is left behind when writing fails (a full disk, say). Returns the size; with
+    `keep_empty=False` nothing is written for no data."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+            size = out.tell()
+        if size or keep_empty:
+            os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return size
+
+
+def save_logs(output_dir: Path, texts: Callable[[str], Iterable[bytes]], events: Iterable[bytes]) -> list[Path]:
+    """`logs/<stream>.log` of each stream that has output (`texts(stream)`), and `logs/events.jsonl`."""
+    from .runner import protocol
+
+    out = []
+    for stream, chunks in [(s, texts(s)) for s in protocol.STREAMS] + [(None, events)]:
+        path = output_dir / "logs" / (protocol.log_file(stream) if stream else protocol.EVENTS)
+        if save_chunks(chunks, path, keep_empty=False):
+            out.append(path)
+    return out
+
+
 class EmbeddedClient:
     """Runs the service in-process; jobs still run detached, so they outlive this process."""
 
-    def __init__(self, settings: JobsSettings | None = None):
+    def __init__(self, settings: JobsSettings | None = None, service=None):
+        """`service`: one this process already runs (the server's), else a new one on `settings`."""
         from .service.service import JobsService
 
-        self.settings = settings or load_settings()
-        self.service = JobsService(self.settings)
+        self.settings = settings or (service.settings if service else load_settings())
+        self.service = service or JobsService(self.settings)
 
     # -- submitting -----------------------------------------------------------------------------------
     def upload(self, captured: Captured) -> UploadReport:
@@ -129,27 +189,25 @@ class EmbeddedClient:
     # -- results --------------------------------------------------------------------------------------
     def download_outputs(self, run: Run, output_dir: Path | None = None,
                          max_bytes: int | None = None) -> DownloadReport:
+        from .service.outputs import open_output
+
+        def fetch(name: str, dest: Path) -> None:
+            with open_output(src_root, name) as src:  # never through a symlink the job left
+                save_chunks(iter(lambda: src.read(_CHUNK), b""), dest)
+
         src_root = self.service.outputs_dir(run.id)
         limit = self.settings.max_download_size if max_bytes is None else max_bytes
-        return download_outputs(run, lambda name, dest: shutil.copyfile(src_root / name, dest), output_dir, limit)
+        return download_outputs(run, fetch, output_dir, limit)
 
     def download_logs(self, run_id: str, output_dir: Path) -> list[Path]:
-        from .runner import layout
+        from .service.rundir import RunDir
 
-        run_dir = self.service.run_dir(run_id)
-        out = []
-        for name in [layout.log_file(s) for s in layout.STREAMS] + [layout.EVENTS]:
-            if (run_dir / name).exists():
-                (output_dir / "logs").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(run_dir / name, output_dir / "logs" / name)
-                out.append(output_dir / "logs" / name)
-        return out
+        rundir = RunDir(self.service.run_dir(run_id))
 
+        def events() -> Iterator[bytes]:
+            fh = rundir.open_events()  # never through a symlink the job left
+            if fh is not None:
+                with fh:
+                    yield from iter(lambda: fh.read(_CHUNK), b"")
 
-def connect(settings: JobsSettings | None = None):
-    """A running Jupyter server's jobs API when one is found (`JUPYTER_JOBS_URL`, or a server whose root
-    contains this folder), else the service in this process. `JUPYTER_JOBS_URL=embedded` forces the latter."""
-    from .remote import RemoteClient, find_server
-
-    found = find_server()
-    return RemoteClient(*found, settings=settings) if found else EmbeddedClient(settings)
+        return save_logs(output_dir, lambda s: (t.encode("utf-8", "replace") for t in rundir.log_chunks(s)), events())

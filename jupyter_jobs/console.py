@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
+from .runner.protocol import STREAMS, EventType
 from .service.schemas import Run
 from .spec.units import format_duration
 
@@ -38,7 +39,8 @@ def _status(run: Run) -> str:
     return f"QUEUED #{run.queue_position}" if run.queue_position else run.status
 
 
-def run_details(run: Run) -> str:
+def run_details(run: Run, executed_notebook=None) -> str:
+    """`executed_notebook`: the path a notebook run's executed notebook is shown by (notebook/results.py)."""
     fields = [
         ("id", run.id), ("name", run.name or "-"), ("desc", run.desc or "-"), ("status", _status(run)),
         ("executor", run.executor), ("instance type", run.instance_type),
@@ -49,12 +51,13 @@ def run_details(run: Run) -> str:
         ("data kept until", "forever" if run.expires_at is None else when(run.expires_at)),
     ]
     if run.progress is not None:
-        fields.append(("progress", f"{run.progress:g}% {run.progress_message or ''}".rstrip()))
+        fields.append(("progress", f"{run.progress:.0f}% {run.progress_message or ''}".rstrip()))
     lines = [f"{k + ':':17}{v}" for k, v in fields]
     lines += [f"{'note:':17}{note}" for note in run.notes]
     for entry in run.outputs:
         state = "missing" if entry.missing else f"{sum(f.size for f in entry.files)} bytes"
-        lines.append(f"{'output:':17}{entry.name} ({state})")
+        name = executed_notebook if entry.executed_notebook and executed_notebook else entry.name
+        lines.append(f"{'output:':17}{name} ({state})")
     return "\n".join(lines)
 
 
@@ -63,21 +66,21 @@ class EventPrinter:
 
     def __init__(self, timestamps: bool = False, streams: set[str] | None = None, quiet: bool = False):
         self.timestamps = timestamps
-        self.streams = streams or {"stdout", "stderr", "system"}
+        self.streams = streams or set(STREAMS)
         self.quiet = quiet  # only the job's own output (logs command)
         self.result: dict | None = None
 
     def __call__(self, event: dict) -> None:
         kind = event["type"]
-        if kind == "log" and event["stream"] in self.streams:
+        if kind == EventType.LOG and event["stream"] in self.streams:
             self._log(event)
-        elif kind == "status" and not self.quiet:
+        elif kind == EventType.STATUS and not self.quiet:
             info(f"status {event['status']}")
-        elif kind == "progress" and not self.quiet:
-            info(f"progress {event['progress']:g}% {event.get('message', '')}".rstrip())
-        elif kind == "display" and "stdout" in self.streams:
+        elif kind == EventType.PROGRESS and not self.quiet:
+            info(f"progress {event['progress']:.0f}% {event.get('message', '')}".rstrip())
+        elif kind == EventType.DISPLAY and "stdout" in self.streams:
             self._display(event)
-        elif kind == "result":
+        elif kind == EventType.RESULT:
             self.result = event
 
     def _display(self, event: dict) -> None:

@@ -23,6 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments, parse_argstring
 
 from .errors import JobsError
+from .runner.protocol import STREAMS, Status
 
 
 def _split(values) -> list[str]:
@@ -67,6 +68,8 @@ def _cell_arguments(line, cell):
 
 
 def _job_parser() -> MagicArgumentParser:
+    from .notebook import parameters
+
     parser = MagicArgumentParser(prog="%job", description="Manage jobs; run notebooks as jobs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("list", help="recent jobs")
@@ -78,14 +81,13 @@ def _job_parser() -> MagicArgumentParser:
         p.add_argument("id")
     p = sub.add_parser("logs", help="a job's stdout and stderr")
     p.add_argument("id")
-    p.add_argument("--stream", choices=("all", "stdout", "stderr", "system"), default="all")
+    p.add_argument("--stream", choices=("all", *STREAMS), default="all")
     p = sub.add_parser("result", help="bring a finished job's --out variables (and --outputs files) back")
     p.add_argument("id")
     p.add_argument("names", nargs="*", help="only these variables")
     p = sub.add_parser("run", help="run a notebook as a job (papermill)")
     p.add_argument("notebook")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), dest="parameters")
-    p.add_argument("-f", "--parameters-file", action="append", dest="parameter_files")
+    parameters.add_arguments(p)
     p.add_argument("-i", "--instance")
     p.add_argument("-o", "--output")
     p.add_argument("--name")
@@ -118,7 +120,7 @@ class JobMagics(Magics):
     @property
     def client(self):
         if self._client is None:
-            from .client import connect
+            from .connect import connect
 
             self._client = connect()
         return self._client
@@ -138,8 +140,9 @@ class JobMagics(Magics):
 
     # -- %%job ------------------------------------------------------------------------------------------
     def _cell(self, line: str, cell: str):
-        from .notebook.build import Options, prepare_cell, submit
+        from .notebook.build import Options, prepare_cell
         from .notebook.live import handle_html
+        from .submit import submit_prepared
 
         args = parse_argstring(_cell_arguments, line)
         options = Options(name=args.name, desc=args.desc, instance=args.instance, inputs=_split(args.inputs),
@@ -154,7 +157,7 @@ class JobMagics(Magics):
                                 execution_count=self.shell.execution_count)
         for warning in prepared.warnings:
             print(f"jobs: warning: {warning}", file=sys.stderr)
-        run = submit(client, prepared, self._source(), options.executor)
+        run = submit_prepared(client, prepared, self._source(), options.executor)
         if args.no_wait:
             from IPython.display import HTML, display
 
@@ -234,18 +237,18 @@ class JobMagics(Magics):
     def _cmd_attach(self, args):
         run = self.client.get(self.client.resolve_id(args.id))
         if run.kind == "notebook":
-            return self._follow_notebook(run, None)
+            return self._follow_notebook(run)
         self._follow(run, None, label="(attached)")
 
     def _cmd_result(self, args):
-        from .notebook.live import FINAL, JobFailed
+        from .notebook.live import JobFailed
         from .notebook.results import load_variables
 
         run = self.client.get(self.client.resolve_id(args.id))
-        if run.status not in FINAL:
+        if not run.finished:
             raise UsageError(f"job {run.id} is {run.status}; follow it with %job attach {run.id}")
         self._files(run)
-        if run.status != "SUCCEEDED":
+        if run.status != Status.SUCCEEDED:
             raise JobFailed(run.id, run.status, run.error)
         values, notes = load_variables(self.client, run, args.names or None)
         self.shell.user_ns.update(values)
@@ -257,30 +260,33 @@ class JobMagics(Magics):
             print("brought back: " + ", ".join(f"{n} ({type_name(v)})" for n, v in values.items()))
 
     def _cmd_run(self, args):
-        from .notebook.build import Options, load_parameters, prepare_notebook, staging_output, submit
+        from .notebook.build import Options, prepare_notebook
         from .notebook.live import handle_html
+        from .notebook.parameters import from_args
+        from .notebook.results import staging_output
+        from .submit import submit_prepared
 
-        parameters = load_parameters(args.parameters, args.parameter_files)
+        parameters = from_args(args)
         options = Options(name=args.name, instance=args.instance, inputs=_split(args.inputs),
                           outputs=_split(args.outputs), env=_pairs(args.env, "--env"), executor=args.executor,
-                          timeout=args.timeout)
-        target = Path(args.output) if args.output else staging_output(args.notebook)
+                          timeout=args.timeout, lenient=args.lenient)
+        target = Path(args.output).resolve() if args.output else staging_output(args.notebook)
         prepared = prepare_notebook(args.notebook, parameters, options, self.client.settings, target,
                                     python=sys.executable)
         for warning in prepared.warnings:
             print(f"jobs: warning: {warning}", file=sys.stderr)
-        run = submit(self.client, prepared, str(Path(args.notebook).resolve()), options.executor)
+        run = submit_prepared(self.client, prepared, str(Path(args.notebook).resolve()), options.executor)
         if args.no_wait:
             from IPython.display import HTML, display
 
             display(HTML(handle_html(run)))
             return None
-        return self._follow_notebook(run, None if args.output else args.notebook)
+        return self._follow_notebook(run)
 
-    def _follow_notebook(self, run, rename_from: str | None):
+    def _follow_notebook(self, run):
         """Follow a notebook run; the executed notebook comes back also when a cell failed."""
-        from .notebook.build import default_output, staging_output
         from .notebook.live import JobFailed, LiveRun
+        from .notebook.results import download_executed_notebook, executed_notebook_path, split_outputs
 
         failure = None
         try:
@@ -288,17 +294,11 @@ class JobMagics(Magics):
         except JobFailed as exc:
             failure = exc
             run = self.client.get(run.id)
-        report = self.client.download_outputs(run) if run.outputs and not run.data_deleted else None
-        path = None
-        if report is not None:
-            for file in report.files:
-                if file.suffix == ".ipynb":
-                    path = file
-        source = rename_from or run.origin.source
-        if path is not None and source and path == staging_output(source).resolve():
-            final = default_output(source, run.id)
-            os.replace(path, final)
-            path = final
+        notebook, others = split_outputs(run)
+        dest = executed_notebook_path(run)
+        path = download_executed_notebook(self.client, run, dest) if notebook and dest else None
+        if others.outputs and not run.data_deleted:
+            self.client.download_outputs(others)
         if path is not None:
             from IPython.display import HTML, display
 

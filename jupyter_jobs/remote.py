@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .capture.files import Captured
-from .client import DownloadReport, UploadReport, download_outputs
+from .client import DownloadReport, UploadReport, download_outputs, save_chunks, save_logs
 from .errors import ConfigError, Conflict, ExecutorError, JobsError, NotFound, SubmitError
+from .runner.protocol import EventType
 from .service.schemas import ForkRequest, Run, SubmitRequest
 from .settings import JobsSettings
 
 _CHUNK = 1 << 20
 _MISSING_BATCH = 10_000
-_FINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "LOST")
 
 
 class _Unreachable(JobsError):
@@ -216,7 +214,7 @@ class RemoteClient:
                     if event_id is not None:
                         offset = event_id
                     yield event
-                    if event.get("type") == "result":
+                    if event.get("type") == EventType.RESULT:
                         return
             except (OSError, ValueError):  # connection reset or cut mid-message: resume
                 failures += 1
@@ -267,40 +265,30 @@ class RemoteClient:
         self._open("DELETE", f"secrets/{_q(name)}").close()
 
     # -- results ----------------------------------------------------------------------------------------
-    def _download(self, path: str, dest: Path, params: dict | None = None) -> int:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, self._open("GET", path, params=params,
-                                                        headers={"Accept": "*/*"}, timeout=max(self.timeout, 600)) as r:
-                shutil.copyfileobj(r, out, _CHUNK)
-                size = out.tell()
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return size
+    def _chunks(self, path: str, params: dict | None = None) -> Iterator[bytes]:
+        """A response body a MB at a time (a long download gets a long timeout)."""
+        with self._open("GET", path, params=params, headers={"Accept": "*/*"}, timeout=max(self.timeout, 600)) as r:
+            yield from iter(lambda: r.read(_CHUNK), b"")
 
     def download_outputs(self, run: Run, output_dir: Path | None = None,
                          max_bytes: int | None = None) -> DownloadReport:
         limit = self.settings.max_download_size if max_bytes is None else max_bytes
         return download_outputs(
-            run, lambda name, dest: self._download(f"runs/{_q(run.id)}/outputs/{_q(name, safe='/')}", dest),
+            run, lambda name, dest: save_chunks(self._chunks(f"runs/{_q(run.id)}/outputs/{_q(name, safe='/')}"), dest),
             output_dir, limit)
 
     def download_logs(self, run_id: str, output_dir: Path) -> list[Path]:
-        from .runner import layout
+        def events() -> Iterator[bytes]:
+            offset = 0
+            while True:
+                page = self._json("GET", f"runs/{_q(run_id)}/logs", params={"offset": offset})
+                yield "".join(json.dumps(e) + "\n" for e in page["events"]).encode()
+                if page["next_offset"] == offset:
+                    return
+                offset = page["next_offset"]
 
-        out = []
-        for stream in layout.STREAMS:
-            text = self.logs(run_id, stream)
-            if text:
-                out.append(_write(output_dir / "logs" / layout.log_file(stream), text))
-        events, _ = self.events(run_id)
-        if events:
-            out.append(_write(output_dir / "logs" / layout.EVENTS,
-                              "".join(json.dumps(e) + "\n" for e in events)))
-        return out
+        return save_logs(output_dir, lambda stream: self._chunks(
+            f"runs/{_q(run_id)}/logs", {"stream": stream, "format": "text"}), events())
 
 
 _DIRECT = None
@@ -319,12 +307,6 @@ def _opener(host: str):
 
 def _q(text: str, safe: str = "") -> str:
     return urllib.parse.quote(text, safe=safe)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _sse(response) -> Iterator[tuple[int | None, dict]]:

@@ -77,15 +77,7 @@ stop() {
         rm -f "$PIDFILE"
         return 0
     fi
-    local pid
-    pid="$(cat "$PIDFILE")"
-    kill "$pid"
-    for _ in $(seq 1 100); do  # up to 20 s; dockerd stops its containers first
-        kill -0 "$pid" 2>/dev/null || { log "stopped (pid $pid)"; return 0; }
-        sleep 0.2
-    done
-    log "dockerd $pid did not stop in 20 s; killing it"
-    kill -9 "$pid" 2>/dev/null || true
+    bash "$(dirname "$0")/stop-by-pid.sh" dockerd "$(cat "$PIDFILE")"  # dockerd stops its containers first
 }
 
 case "${1:-}" in

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jupyter_jobs.errors import ExecutorError
 from jupyter_jobs.executors.local import LocalExecutor
-from jupyter_jobs.runner import layout
+from jupyter_jobs.runner import protocol
 
 
 class FaultyExecutor(LocalExecutor):
@@ -25,13 +25,15 @@ class FaultyExecutor(LocalExecutor):
         self.fail_at = fail_at
         self.release = threading.Event()
 
-    def start(self, run_dir: Path, env: dict[str, str], launch=None) -> dict:
-        if self.fail_at == "held-start":
+    def prepare(self, run_dir: Path, launch) -> None:
+        if self.fail_at == "held-start":  # before any runner exists, as an image pull is
             self.release.wait(60)
+
+    def start(self, run_dir: Path, env: dict[str, str], launch=None) -> dict:
         if self.fail_at == "start":
             raise ExecutorError("injected fault: the executor could not start the runner")
         if self.fail_at == "output-copy":
-            (run_dir / layout.OUTPUTS).write_text("a file where the outputs folder should be")
+            (run_dir / protocol.OUTPUTS).write_text("a file where the outputs folder should be")
         handle = super().start(run_dir, env, launch)
         if self.fail_at == "mid-run":
             threading.Thread(target=self._kill_when_running, args=(run_dir, handle["pid"]), daemon=True).start()
@@ -42,7 +44,7 @@ class FaultyExecutor(LocalExecutor):
         """Kill once the job has started and its first stdout line reached the events log, so the
         test can check that what was logged before the death is kept."""
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and b'"stream": "stdout"' not in _read(run_dir / layout.EVENTS):
+        while time.monotonic() < deadline and b'"stream": "stdout"' not in _read(run_dir / protocol.EVENTS):
             time.sleep(0.02)
         children = Path(f"/proc/{runner_pid}/task/{runner_pid}/children")
         job_pids = [int(p) for p in children.read_text().split()] if children.exists() else []

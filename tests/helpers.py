@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +17,98 @@ def require_in_ci(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def wait_for(condition, timeout: float = 30, message: str = "condition", interval: float = 0.05):
+    """Poll `condition()` until it returns something true (returned), failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{message} did not happen within {timeout:g}s"
+        time.sleep(interval)
+    return value
+
+
+def job_children(runner_pid: int) -> list[int]:
+    """The processes the runner started (its job, in a session of its own), from /proc."""
+    try:
+        return [int(p) for p in Path(f"/proc/{runner_pid}/task/{runner_pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_runner_and_job(runner_pid: int) -> None:
+    """SIGKILL a runner and its job's process group, by pid (never by name: other jobs may match)."""
+    jobs = wait_for(lambda: job_children(runner_pid), message=f"runner {runner_pid} starting its job")
+    os.kill(runner_pid, signal.SIGKILL)
+    for pid in jobs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def require_slurm() -> str:
+    """The SLURM_CONF of a Slurm cluster whose controller answers (scripts/slurm.sh start), else skip
+    (a failure under CI=true)."""
+    start = 'eval "$(bash scripts/slurm.sh start)"'
+    conf = os.environ.get("SLURM_CONF")
+    if not conf:
+        require_in_ci(f"SLURM_CONF is not set ({start})")
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        require_in_ci(f"Slurm's commands are not installed ({start})")
+    if ping.returncode or "UP" not in ping.stdout:
+        require_in_ci(f"the Slurm controller of {conf} does not answer: {ping.stdout}{ping.stderr}")
+    return conf
+
+
+def submit(service, cmd: str, **spec) -> str:
+    """Submit `cmd` (and JobSpec fields) to a JobsService as user "tester"; the run id."""
+    from jupyter_jobs.service.schemas import Origin, SubmitRequest
+    from jupyter_jobs.spec.models import JobSpec
+
+    return service.submit(SubmitRequest(spec=JobSpec(cmd=cmd, **spec), origin=Origin(user="tester"))).id
+
+
+def wait_status(service, run_id: str, *statuses: str, timeout: float = 180):
+    """The run once it is in one of `statuses`; fails at once if it ends in another."""
+    def reached():
+        run = service.get(run_id)
+        assert run.status in statuses or not run.finished, \
+            f"{run_id} ended {run.status} ({run.error}), wanted {statuses}:\n{service.logs(run_id, 'system')}"
+        return run if run.status in statuses else None
+
+    return wait_for(reached, timeout=timeout, message=f"run {run_id} reaching {statuses}", interval=0.1)
+
+
+def wait_output(service, run_id: str, text: str, stream: str = "stdout", timeout: float = 60) -> str:
+    """The run's `stream` log once `text` is in it."""
+    return wait_for(lambda: text in service.logs(run_id, stream) and service.logs(run_id, stream),
+                    timeout=timeout, message=f"{text!r} in {run_id}'s {stream}", interval=0.1)
+
+
+def wait_finished(service, run_id: str, timeout: float = 60):
+    """Poll a JobsService until the run has finished (a deadline, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = service.get(run_id)
+        if run.finished:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"{run_id} still {run.status}")
+
+
+def close_services(services) -> None:
+    """End a test's JobsServices: nothing of the test may outlive it (unfinished runs are killed)."""
+    for service in services:
+        for run in service.list(limit=100):
+            if not run.finished:
+                service.cancel(run.id, graceful=False, reason="test ended")
+        service.close()
+
+
+def process_ended(pid: int) -> bool:
+    """Whether the process is gone (or a zombie: ended, not yet reaped by its parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

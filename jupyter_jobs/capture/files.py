@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..service.blobs import hash_file
 from ..spec.bundle import Bundle, BundleFile, BundleInput, local_path
-from ..spec.models import FileRef
+from ..spec.models import FileRef, relative_path
 from ..spec.units import format_size
 
 
@@ -20,6 +20,12 @@ class Captured:
 
     bundle: Bundle
     sources: dict[str, Path] = field(default_factory=dict)
+
+
+def hash_file(path: str | os.PathLike) -> str:
+    """The sha256 a file is named by in the bundle and the service's blob store."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def capture_inputs(inputs: list[FileRef], base_dir: Path, max_file: int, max_total: int,
@@ -35,6 +41,11 @@ def capture_inputs(inputs: list[FileRef], base_dir: Path, max_file: int, max_tot
         item = BundleInput(ref=ref.path, is_dir=root.is_dir())
         entries = [(root, "")] if not item.is_dir else _walk(root)
         for path, rel in entries:
+            try:
+                relative_path(rel)  # a name the service would refuse: say which file, before any upload
+            except ValueError as exc:
+                raise ConfigError(f"input file {str(path)!r} cannot be sent: {exc}", hint="rename it", **where) \
+                    from None
             info = path.stat()
             if stat.S_ISDIR(info.st_mode):
                 item.files.append(BundleFile(path=rel, mode=0o755))
@@ -77,3 +88,13 @@ def capture_code(files: dict[str, Path], captured: Captured) -> None:
         captured.sources[sha] = path
         code.files.append(BundleFile(path=dest, sha256=sha, size=info.st_size, mode=stat.S_IMODE(info.st_mode)))
     captured.bundle.code = code
+
+
+def capture_python(lock, base_dir: Path, captured: Captured, shipped: dict[str, Path] | None = None) -> None:
+    """Add a pinned Python environment (`pyenv.lock.EnvLock`) to `captured`: the lock itself, and its local
+    modules (plus `shipped` files: work-dir path -> file here) as the bundle's code."""
+    files = {rel: base_dir / rel for rel in lock.local_files}
+    files.update({dest: Path(src) for dest, src in lock.extra_files.items()})
+    files.update(shipped or {})
+    capture_code(files, captured)
+    captured.bundle.python = lock.to_dict()

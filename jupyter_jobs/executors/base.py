@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import enum
+from abc import ABC, ABCMeta, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from traitlets.traitlets import MetaHasTraits
+
 from ..instances import InstanceType
+
+
+class Liveness(enum.Enum):
+    """What an executor knows of a started runner. UNKNOWN (the engine cannot be asked now) is never
+    taken for GONE: only GONE, with no result, makes a run LOST."""
+
+    ALIVE = "alive"
+    GONE = "gone"
+    UNKNOWN = "unknown"
 
 
 @dataclass
@@ -24,6 +36,10 @@ class Launch:
     registry_auth: dict | None = field(default=None, repr=False)
 
 
+class ExecutorMeta(MetaHasTraits, ABCMeta):
+    """The metaclass of an executor that is also a traitlets Configurable (`c.<Class>.*` options)."""
+
+
 class Executor(ABC):
     #: Name users pass with --executor.
     name: str
@@ -39,6 +55,18 @@ class Executor(ABC):
 
     #: Whether a folder given read-only (the project disk, datasets) is really read-only for the job.
     enforces_read_only = False
+
+    @staticmethod
+    def secrets() -> dict[str, str]:
+        """The service's secrets (name -> value); the service that uses this executor sets it, so an
+        engine's own login (a cluster token named in the executor's options) comes from there."""
+        return {}
+
+    @classmethod
+    def from_settings(cls, settings) -> Executor:
+        """Build it for the service's `JobsSettings`; a traitlets executor reads its `c.<Class>.*`
+        options from them (it is their child)."""
+        return cls(parent=settings)
 
     def folder_path(self, host: str, name: str) -> str:
         """Where the job sees `host`, a folder of the service's machine that the plan lists under
@@ -65,6 +93,11 @@ class Executor(ABC):
         """Added to a failed environment build's message (e.g. why the index may be unreachable)."""
         return None
 
+    def prepare(self, run_dir: Path, launch: Launch) -> None:
+        """Slow work before any runner can exist (an image pull). A start cut short here (the process
+        starting it killed) is queued again; one cut short in `start` is LOST, never started twice."""
+        return None  # most engines have nothing to do before starting
+
     @abstractmethod
     def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
         """Start the runner on `run_dir` (its plan.json is written) with `env` added to its
@@ -72,8 +105,11 @@ class Executor(ABC):
         carries the reserved resources, the image and its registry login."""
 
     @abstractmethod
-    def is_alive(self, handle: dict, run_dir: Path) -> bool:
-        """Whether the run started with `handle` still has a live runner."""
+    def liveness(self, handle: dict, run_dir: Path) -> Liveness:
+        """Whether the run started with `handle` still has a runner: ALIVE, GONE, or UNKNOWN when the
+        engine cannot be reached (the run is then left as it is). Before answering GONE for a runner
+        that left no result, an executor may write `result.json` saying what the engine reports ended
+        it (Slurm's TIMEOUT, NODE_FAIL, ...); the result is read again after this call."""
 
     @abstractmethod
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:

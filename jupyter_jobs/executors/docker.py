@@ -20,18 +20,16 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from abc import ABCMeta
 from functools import cached_property
 from pathlib import Path
 
 from traitlets import Bool, Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
-from traitlets.traitlets import MetaHasTraits
 
 from ..errors import ExecutorError
 from ..instances import InstanceType
-from ..runner import layout
-from .base import Executor, Launch
+from ..runner import layout, protocol
+from .base import Executor, ExecutorMeta, Launch, Liveness
 
 RUN = "/jobs/run"
 BLOBS = "/jobs/blobs"
@@ -72,11 +70,7 @@ except BaseException as exc:
 """
 
 
-class _Meta(MetaHasTraits, ABCMeta):
-    """Traitlets' metaclass and the Executor ABC's, together."""
-
-
-class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
+class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
     """Runs each job in a container on a Docker Engine (`c.DockerExecutor.*` options)."""
 
     name = "docker"
@@ -206,12 +200,17 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
                     '"host" or a Docker network, or use an image that already has them')
         return f"the job container uses the Docker network {self.network!r} (c.DockerExecutor.network)"
 
+    def prepare(self, run_dir: Path, launch: Launch) -> None:
+        """Pull the image when the host lacks it (`start` then finds it present)."""
+        self._image(launch.image or self.default_image, launch.registry_auth,
+                    say=lambda text: layout.append_system(Path(run_dir), text))
+
     def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
         import docker
 
         run_dir = Path(run_dir)
         launch = launch or Launch(run_id=run_dir.name, instance="?")
-        plan = layout.read_json(run_dir / layout.PLAN) or {}
+        plan = protocol.Plan.from_dict(layout.read_json(run_dir / protocol.PLAN))
         self._sweep()
         image = self._image(launch.image or self.default_image, launch.registry_auth,
                             say=lambda text: layout.append_system(run_dir, text))
@@ -222,7 +221,7 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         }
         (self._data_dir / "blobs").mkdir(parents=True, exist_ok=True)
         environment = dict(env)
-        if plan.get("python"):
+        if plan.python:
             if not self.uv_binary:
                 raise ExecutorError("env.python jobs in containers need the `uv` binary on the server",
                                     hint="pip install uv, or set c.DockerExecutor.uv_binary")
@@ -231,8 +230,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             environment["UV_CACHE_DIR"] = f"{ENVS}/.uv-cache"  # same volume: hard links, and kept
             if self.network == "none":
                 environment["UV_OFFLINE"] = "1"  # fail at once, not after DNS retries
-        for mount in plan.get("mounts", []):
-            volumes[str(Path(mount["host"]).resolve())] = {"bind": mount["inside"], "mode": mount["mode"]}
+        for mount in plan.mounts:
+            volumes[str(Path(mount.host).resolve())] = {"bind": mount.inside, "mode": mount.mode}
         if self.network != "none" and self.ca_bundle:
             volumes[self.ca_bundle] = {"bind": CA, "mode": "ro"}
             for name in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
@@ -279,21 +278,19 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             raise ExecutorError(f"the job's container did not start: {text}") from None
         return {"container": container.id, "name": container.name, "image": _name(image)}
 
-    def is_alive(self, handle: dict, run_dir: Path) -> bool:
+    def liveness(self, handle: dict, run_dir: Path) -> Liveness:
         import docker
 
         try:
             container = self._container(handle, run_dir)
-        except docker.errors.DockerException:
-            return True  # the engine is unreachable: unknown is not dead (the run is not declared LOST)
-        except ExecutorError:
-            return True
+        except (docker.errors.DockerException, ExecutorError):
+            return Liveness.UNKNOWN  # the engine is unreachable: unknown is not dead
         if container is None:
-            return False
+            return Liveness.GONE
         if container.status in ("created", "running", "restarting", "paused"):
-            return True
+            return Liveness.ALIVE
         self._sweep()
-        return False
+        return Liveness.GONE
 
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:
         """SIGTERM to the container's init, which passes it to the runner; it reads cancel.json."""
@@ -397,9 +394,12 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         except docker.errors.DockerException:
             return
         for container in ended:
-            result = layout.read_json(Path(container.labels.get("jupyter-jobs.run-dir", "/nonexistent"))
-                                      / layout.RESULT)
-            if result and result.get("status") == "SUCCEEDED":
+            try:  # the job could write this file: read it as untrusted
+                result = layout.read_json(Path(container.labels.get("jupyter-jobs.run-dir", "/nonexistent"))
+                                          / protocol.RESULT)
+            except (OSError, ValueError):
+                continue
+            if isinstance(result, dict) and result.get("status") == "SUCCEEDED":
                 _remove(container)
 
 

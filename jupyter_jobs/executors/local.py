@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..instances import InstanceType
 from ..procs import is_alive, start_time
-from .base import Executor, Launch
+from .base import Executor, Launch, Liveness
 
 
 class LocalExecutor(Executor):
@@ -24,6 +24,10 @@ class LocalExecutor(Executor):
         self._declared_gpus = gpus
         self._declared_cpus = cpus
         self._declared_memory = memory_gb
+
+    @classmethod
+    def from_settings(cls, settings) -> LocalExecutor:
+        return cls(settings.local_gpus, settings.local_cpus, settings.local_memory_gb)
 
     @cached_property
     def gpus(self) -> list[str]:
@@ -80,8 +84,8 @@ class LocalExecutor(Executor):
         threading.Thread(target=proc.wait, daemon=True).start()
         return {"pid": proc.pid, "started": start_time(proc.pid)}
 
-    def is_alive(self, handle: dict, run_dir: Path) -> bool:
-        return _is_our_runner(handle, run_dir)
+    def liveness(self, handle: dict, run_dir: Path) -> Liveness:
+        return Liveness.ALIVE if _is_our_runner(handle, run_dir) else Liveness.GONE
 
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:
         if not _is_our_runner(handle, run_dir):

@@ -17,20 +17,22 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..capture.files import Captured, capture_code, capture_inputs
+from pydantic import ValidationError
+
+from ..capture.files import Captured, capture_inputs, capture_python
 from ..errors import JobsError
 from ..pyenv.cache import pip_options
 from ..pyenv.imports import Import, parse_imports
 from ..pyenv.lock import EnvLock
+from ..runner import protocol
 from ..spec.bundle import output_dest
 from ..spec.models import DockerImage, Env, FileRef, JobSpec, PythonEnv
+from .parameters import check_parameters
 
-NBEXEC = Path(__file__).resolve().parent.parent / "runner" / "nbexec.py"
-JOB_DIR = ".jobs"
-IN_DIR = f"{JOB_DIR}/in"
-OUT_DIR = f"{JOB_DIR}/out"
-CMD = f"python {JOB_DIR}/nbexec.py {JOB_DIR}/job.json"
-NOTEBOOK_VAR = "OUTPUT_NOTEBOOK"
+_RUNNER = Path(__file__).resolve().parent.parent / "runner"
+#: The in-job executor and the contracts it imports, shipped as bundle files.
+_SHIPPED = {protocol.NBEXEC_FILE: _RUNNER / "nbexec.py", protocol.PROTOCOL_FILE: _RUNNER / "protocol.py"}
+CMD = f"python {protocol.NBEXEC_FILE} {protocol.JOB_FILE}"
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Options:
     pip: list[str] = field(default_factory=list)
     executor: str | None = None
     timeout: float | None = None
+    #: Notebook runs: warn (as papermill) instead of refusing parameters the notebook does not take.
+    lenient: bool = False
 
 
 @dataclass
@@ -162,6 +166,19 @@ def _lock_warnings(lock: EnvLock) -> list[str]:
 
 
 # -- spec and bundle -----------------------------------------------------------------------------------
+def _user_refs(paths: list[str], flag: str) -> list[FileRef]:
+    """`--inputs`/`--outputs` paths as FileRefs; one the spec refuses (outside this folder, a control
+    character) is one line naming the flag."""
+    refs = []
+    for path in paths:
+        try:
+            refs.append(FileRef(path=path))
+        except ValidationError as exc:
+            raise JobsError(f"{flag} {path!r}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}",
+                            hint="give files inside this folder (or below it)") from None
+    return refs
+
+
 def _spec(options: Options, kind: str, name: str, inputs: list[FileRef], outputs: list[FileRef]) -> JobSpec:
     values = {"name": options.name or name, "desc": options.desc, "kind": kind, "cmd": CMD,
               "inputs": inputs, "outputs": outputs,
@@ -181,12 +198,7 @@ def _capture(prepared_inputs: list[FileRef], base: Path, var_refs: list[FileRef]
         captured.bundle.inputs += variables.bundle.inputs
         captured.sources.update(variables.sources)
     (tmp / "job.json").write_text(json.dumps(job, default=str))
-    files = {rel: base / rel for rel in lock.local_files}
-    files.update({dest: Path(src) for dest, src in lock.extra_files.items()})
-    files[f"{JOB_DIR}/nbexec.py"] = NBEXEC
-    files[f"{JOB_DIR}/job.json"] = tmp / "job.json"
-    capture_code(files, captured)
-    captured.bundle.python = lock.to_dict()
+    capture_python(lock, base, captured, {**_SHIPPED, protocol.JOB_FILE: tmp / "job.json"})
     return captured
 
 
@@ -209,20 +221,20 @@ def prepare_cell(source: str, transformed: str, user_ns: dict, hidden: set[str],
     tmp = tempfile.TemporaryDirectory(prefix="jupyter-jobs-cell-")
     try:
         folder = Path(tmp.name)
-        written = write_variables(sent, folder / IN_DIR, settings.max_file_size)
+        written = write_variables(sent, folder / protocol.JOB_IN_DIR, settings.max_file_size)
         modules = ["IPython"] + sorted(sent.modules)
         if sent.variables or options.out_vars:
             modules.append("cloudpickle")
         lock = detect_env([transformed, "\n".join(sent.prelude)], base, modules, options, python)
         job = {"mode": "cell", "source": source, "prelude": "\n".join(sent.prelude),
-               "inputs": {name: {"path": f"{IN_DIR}/{info['file']}", "format": info["format"]}
+               "inputs": {name: {"path": f"{protocol.JOB_IN_DIR}/{info['file']}", "format": info["format"]}
                           for name, info in written.items()},
                "outputs": list(options.out_vars), "out_budget": settings.max_download_size,
                "execution_count": execution_count}
-        var_refs = [FileRef(path=f"{IN_DIR}/{info['file']}") for info in written.values()]
-        user_inputs = [FileRef(path=p) for p in options.inputs]
+        var_refs = [FileRef(path=f"{protocol.JOB_IN_DIR}/{info['file']}") for info in written.values()]
+        user_inputs = _user_refs(options.inputs, "--inputs")
         spec = _spec(options, "cell", "cell", user_inputs + var_refs,
-                     [FileRef(path=p) for p in options.outputs] + [FileRef(path=f"{OUT_DIR}/")])
+                     _user_refs(options.outputs, "--outputs") + [FileRef(path=f"{protocol.JOB_OUT_DIR}/")])
         captured = _capture(user_inputs, base, var_refs, folder, settings, lock, job)
     except BaseException:
         tmp.cleanup()
@@ -235,56 +247,6 @@ def prepare_cell(source: str, transformed: str, user_ns: dict, hidden: set[str],
 
 
 # -- notebooks -------------------------------------------------------------------------------------------
-def notebook_parameters(nb) -> list:
-    """The parameters papermill infers from the cell tagged `parameters` (name, type, default, help)."""
-    from papermill.inspection import _infer_parameters
-
-    return _infer_parameters(nb)
-
-
-def check_parameters(nb, path: Path, parameters: dict) -> None:
-    """Refuse unknown parameter names before anything is submitted."""
-    if not parameters:
-        return
-    known = [p.name for p in notebook_parameters(nb)]
-    if not known:
-        raise JobsError(f"{path.name} has no cell tagged `parameters`, so it takes no parameters",
-                        hint="tag the cell that sets the defaults with `parameters`")
-    unknown = [name for name in parameters if name not in known]
-    if unknown:
-        raise JobsError(f"{path.name} has no parameter {', '.join(repr(n) for n in unknown)}",
-                        hint=f"its parameters: {', '.join(known)}")
-
-
-def parse_value(text: str):
-    """`-p NAME VALUE`: the value typed as YAML reads it (3 -> int, 0.5 -> float, true -> bool, ...)."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text) if text.strip() else text
-    except yaml.YAMLError:
-        return text
-
-
-def load_parameters(pairs: list[tuple[str, str]] | None, files: list[str] | None) -> dict:
-    import yaml
-
-    parameters: dict = {}
-    for file in files or []:
-        try:
-            data = yaml.safe_load(Path(file).read_text()) or {}
-        except OSError as exc:
-            raise JobsError(f"-f {file}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise JobsError(f"-f {file}: not YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise JobsError(f"-f {file}: expected a mapping of parameter names to values")
-        parameters.update(data)
-    for name, value in pairs or []:
-        parameters[name] = parse_value(value)
-    return parameters
-
-
 def prepare_notebook(path: str | os.PathLike, parameters: dict, options: Options, settings, output: Path,
                      python: str | None = None) -> Prepared:
     """A notebook run with papermill in the job; `output` is where the executed notebook comes back."""
@@ -298,7 +260,7 @@ def prepare_notebook(path: str | os.PathLike, parameters: dict, options: Options
         nb = load_notebook_node(str(nb_path))  # as papermill reads it (every cell gets its tags list)
     except Exception as exc:
         raise JobsError(f"{path} is not a notebook: {exc}") from None
-    check_parameters(nb, nb_path, parameters)
+    checked = check_parameters(nb, nb_path, parameters, options.lenient)
     base = nb_path.parent
     transformer = TransformerManager()
     sources = []
@@ -311,50 +273,18 @@ def prepare_notebook(path: str | os.PathLike, parameters: dict, options: Options
     tmp = tempfile.TemporaryDirectory(prefix="jupyter-jobs-nb-")
     try:
         lock = detect_env(sources, base, ["papermill", "ipykernel", "IPython"], options, python)
-        out_ref = FileRef(path=str(Path(output).resolve()), var=NOTEBOOK_VAR)
+        out_ref = FileRef(path=str(Path(output).resolve()), var=protocol.EXECUTED_NOTEBOOK_VAR)
         job = {"mode": "notebook", "notebook": nb_path.name, "output": output_dest(out_ref),
                "parameters": parameters}
-        user_inputs = [FileRef(path=nb_path.name)] + [FileRef(path=p) for p in options.inputs
-                                                      if Path(p) != Path(nb_path.name)]
+        user_inputs = [FileRef(path=nb_path.name)] + _user_refs(
+            [p for p in options.inputs if Path(p) != Path(nb_path.name)], "--inputs")
         spec = _spec(options, "notebook", nb_path.stem, user_inputs,
-                     [out_ref] + [FileRef(path=p) for p in options.outputs])
+                     [out_ref] + _user_refs(options.outputs, "--outputs"))
         spec.args = {}
         captured = _capture(user_inputs, base, [], Path(tmp.name), settings, lock, job)
     except BaseException:
         tmp.cleanup()
         raise
     prepared = Prepared(spec=spec, captured=captured, lock=lock, base_dir=base, tmp=tmp)
-    prepared.warnings = _lock_warnings(lock)
+    prepared.warnings = checked + _lock_warnings(lock)
     return prepared
-
-
-def staging_output(notebook: str | os.PathLike) -> Path:
-    """Where the executed notebook is declared to come back when no -o is given; a waiting front door
-    renames it to `default_output` (the run id is only known after the submit)."""
-    path = Path(notebook).resolve()
-    return path.with_name(f"{path.stem}.job-output.ipynb")
-
-
-def default_output(notebook: str | os.PathLike, run_id: str) -> Path:
-    path = Path(notebook).resolve()
-    return path.with_name(f"{path.stem}-{run_id}.ipynb")
-
-
-def submit(client, prepared: Prepared, source: str | None, executor: str | None = None):
-    """Upload what the service lacks and submit; the temp files are removed either way."""
-    import getpass
-    import socket
-
-    from ..service.schemas import Origin, SubmitRequest
-
-    try:
-        client.upload(prepared.captured)
-        try:
-            user = getpass.getuser()
-        except Exception:
-            user = os.environ.get("USER")
-        origin = Origin(base_dir=str(prepared.base_dir), source=source, host=socket.gethostname(), user=user)
-        return client.submit(SubmitRequest(spec=prepared.spec, bundle=prepared.captured.bundle, origin=origin,
-                                           executor=executor))
-    finally:
-        prepared.cleanup()

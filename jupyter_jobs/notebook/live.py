@@ -14,8 +14,8 @@ import threading
 import time
 
 from ..errors import JobsError
+from ..runner.protocol import EventType, Status
 
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "LOST"}
 _TICK = 1.0  # seconds between status-line refreshes while nothing happens
 
 
@@ -146,7 +146,7 @@ class LiveRun:
                 if event:
                     self.handle(event)
                 now = time.time()
-                if self.status == "QUEUED" and now - last_poll > _TICK:
+                if self.status == Status.QUEUED and now - last_poll > _TICK:
                     last_poll = now
                     self._poll_queue()
                 self._show(cancelling=cancelled_at is not None)
@@ -163,9 +163,9 @@ class LiveRun:
         run = self.client.get(self.run_id)
         self.run = run
         self._final(run)
-        if run.status == "SUCCEEDED":
+        if run.status == Status.SUCCEEDED:
             return run
-        if run.status == "CANCELLED":
+        if run.status == Status.CANCELLED:
             reason = "cancelled by an interrupt of this cell" if cancelled_at else (run.error or "cancelled")
             raise JobCancelled(run.id, run.status, reason)
         raise JobFailed(run.id, run.status, run.error, self.error)
@@ -176,7 +176,7 @@ class LiveRun:
         except Exception:
             return
         self.run = run
-        if run.status != "QUEUED" and self.status == "QUEUED":
+        if run.status != Status.QUEUED and self.status == Status.QUEUED:
             self.status = run.status
 
     # -- rendering ---------------------------------------------------------------------------------------
@@ -184,12 +184,12 @@ class LiveRun:
         now = time.time()
         if cancelling:
             self.line.show("cancelling", "interrupt again to kill it now")
-        elif self.status == "QUEUED":
+        elif self.status == Status.QUEUED:
             pos = getattr(self.run, "queue_position", None)
             self.line.show(f"queued #{pos}" if pos else "queued", f"waiting {_elapsed(now - self.created_at)}")
-        elif self.status == "PREPARING":
+        elif self.status == Status.PREPARING:
             self.line.show("preparing environment", self.phase)
-        elif self.status == "RUNNING":
+        elif self.status == Status.RUNNING:
             since = self.started_at or now
             self.line.show("running", " · ".join(x for x in (_elapsed(now - since), self.progress) if x))
 
@@ -201,11 +201,11 @@ class LiveRun:
     def handle(self, event: dict) -> None:
         kind = event.get("type")
         self.seen_events += 1
-        if kind == "status":
+        if kind == EventType.STATUS:
             self.status = event["status"]
-            if event["status"] == "RUNNING":
+            if event["status"] == Status.RUNNING:
                 self.started_at = event.get("started_at", event.get("t"))
-        elif kind == "log":
+        elif kind == EventType.LOG:
             stream = event.get("stream")
             if stream == "system":
                 self.phase = event["text"].strip().splitlines()[-1][:120] if event["text"].strip() else self.phase
@@ -213,11 +213,11 @@ class LiveRun:
                 self._note_output()
                 (sys.stdout if stream == "stdout" else sys.stderr).write(event["text"])
                 (sys.stdout if stream == "stdout" else sys.stderr).flush()
-        elif kind == "progress":
+        elif kind == EventType.PROGRESS:
             self.progress = f"{event['progress']:.0f}% {event.get('message') or ''}".strip()
-        elif kind == "display":
+        elif kind == EventType.DISPLAY:
             self._display(event)
-        elif kind == "result":
+        elif kind == EventType.RESULT:
             self.status = event.get("status", self.status)
         elif kind == "_error":
             sys.stderr.write(f"jobs: lost track of job {self.run_id}: {event['error']}\n")

@@ -13,10 +13,9 @@ import warnings
 from typing import Any
 
 from ..errors import SubmitError
+from ..runner.protocol import JOB_FILE
 from ..spec.bundle import Bundle, BundleFile
-from .build import JOB_DIR, notebook_parameters
-
-JOB_FILE = f"{JOB_DIR}/job.json"
+from .parameters import notebook_parameters
 
 
 def _job_file(bundle: Bundle) -> BundleFile:

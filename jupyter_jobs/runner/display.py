@@ -1,8 +1,8 @@
 """Display frames: rich outputs a job writes in-band on its stdout (standard library only).
 
-A frame is `MARKER + json + "\\n"` (see runner/nbexec.py, which writes them for cell and notebook
-jobs; any job may). Sharing the stdout pipe keeps text and displays in the order they were
-produced. The runner splits stdout into plain text (logged as usual) and frames, which become
+A frame is `DISPLAY_MARKER + json + "\\n"` (runner/protocol.py; runner/nbexec.py writes them for cell
+and notebook jobs; any job may). Sharing the stdout pipe keeps text and displays in the order they
+were produced. The runner splits stdout into plain text (logged as usual) and frames, which become
 `{"type": "display", "msg_type": ..., "data": ..., "metadata": ..., "display_id": ...}` events.
 """
 
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 
-MARKER = "\x1ejupyter-jobs:display\x1f"
-MSG_TYPES = frozenset({"display_data", "update_display_data", "execute_result", "clear_output", "error"})
-#: Keys a frame may carry into its event.
-FIELDS = ("msg_type", "data", "metadata", "display_id", "execution_count", "wait", "ename", "evalue",
-          "traceback", "cell", "summary")
+from .protocol import DISPLAY_MARKER, DISPLAY_MSG_TYPES, FRAME_FIELDS
+
 _MAX_FRAME = 256 << 20  # a frame never ends: give its text back rather than hold memory forever
 
 
@@ -29,7 +26,7 @@ class DisplayFrames:
         self.held = ""
         parts: list[tuple[str, object]] = []
         while True:
-            start = buf.find(MARKER)
+            start = buf.find(DISPLAY_MARKER)
             if start < 0:
                 break
             if start:
@@ -43,12 +40,12 @@ class DisplayFrames:
                     self.held = buf[start:]
                     buf = ""
                 break
-            frame = _parse(buf[start + len(MARKER):end])
+            frame = _parse(buf[start + len(DISPLAY_MARKER):end])
             parts.append(("display", frame) if frame else ("text", buf[start:end + 1]))
             buf = buf[end + 1:]
         if buf and not final:  # keep a tail that may be the start of a marker split across reads
-            cut = buf.rfind(MARKER[0], max(0, len(buf) - len(MARKER) + 1))
-            if cut >= 0 and MARKER.startswith(buf[cut:]):
+            cut = buf.rfind(DISPLAY_MARKER[0], max(0, len(buf) - len(DISPLAY_MARKER) + 1))
+            if cut >= 0 and DISPLAY_MARKER.startswith(buf[cut:]):
                 self.held, buf = buf[cut:], buf[:cut]
         if buf:
             parts.append(("text", buf))
@@ -60,9 +57,9 @@ def _parse(payload: str) -> dict | None:
         frame = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(frame, dict) or frame.get("msg_type") not in MSG_TYPES:
+    if not isinstance(frame, dict) or frame.get("msg_type") not in DISPLAY_MSG_TYPES:
         return None
-    return {key: frame[key] for key in FIELDS if key in frame}
+    return {key: frame[key] for key in FRAME_FIELDS if key in frame}
 
 
 def error_summary(frame: dict) -> str:

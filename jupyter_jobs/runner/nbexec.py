@@ -1,17 +1,19 @@
-"""The in-job executor of cell and notebook jobs: one file, standard library plus IPython (and papermill
-for notebooks). It is shipped into the job's work dir as `.jobs/nbexec.py` and run with the job
-environment's Python, so jupyter_jobs itself is never installed in (or put on the path of) the job.
+"""The in-job executor of cell and notebook jobs: standard library plus IPython (and papermill for
+notebooks). It is shipped into the job's work dir as `.jobs/nbexec.py`, next to runner/protocol.py as
+`.jobs/jupyter_jobs_protocol.py` (the contracts it shares with the runner and the kernel side), and run
+with the job environment's Python, so jupyter_jobs itself is never installed in (or put on the path of)
+the job.
 
     python .jobs/nbexec.py .jobs/job.json
 
 Cell jobs run in a plain Python process with IPython's `InteractiveShell` (no kernel, no ZMQ): a
 display publisher and a displayhook turn every rich output into a *display frame*, one line on stdout:
 
-    MARKER + json({"msg_type": ..., "data": {...}, "metadata": {...}, "display_id": ...}) + "\\n"
+    DISPLAY_MARKER + json({"msg_type": ..., "data": {...}, "metadata": {...}, "display_id": ...}) + "\\n"
 
 Frames share the pipe with the job's own stdout, so the runner sees text and displays in the order
 they were produced; it turns frames into `display` events (runner/display.py) and keeps them out of
-stdout.log. A failure is an `error` frame (ename, evalue, traceback). The executed one-cell notebook
+the stdout log. A failure is an `error` frame (ename, evalue, traceback). The executed one-cell notebook
 and the `--out` variables are written under `.jobs/out/`.
 
 Notebook jobs run papermill (nbclient + ipykernel in the job env); each cell's outputs are forwarded
@@ -31,9 +33,10 @@ import time
 
 _T0 = time.time()
 
-#: Starts a display frame on stdout. Keep in step with jupyter_jobs/runner/display.py.
-MARKER = "\x1ejupyter-jobs:display\x1f"
-OUT_DIR = ".jobs/out"
+try:  # imported from the package (the kernel side loads values with it)
+    from . import protocol
+except ImportError:  # run as .jobs/nbexec.py: the protocol was shipped beside it
+    import jupyter_jobs_protocol as protocol
 
 
 # -- values (shared with the kernel side) ---------------------------------------------------------------
@@ -150,7 +153,7 @@ def emit(frame: dict) -> None:
         except Exception:
             pass
     out = sys.__stdout__
-    out.write(MARKER + json.dumps(frame, default=str) + "\n")
+    out.write(protocol.DISPLAY_MARKER + json.dumps(frame, default=str) + "\n")
     out.flush()
 
 
@@ -347,7 +350,7 @@ def run_cell(job: dict) -> int:
         ok = result.success and shell.error is None
     timings["executed"] = time.time()
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    out_dir = os.path.join(work, OUT_DIR)
+    out_dir = os.path.join(work, protocol.JOB_OUT_DIR)
     manifest = {}
     if ok:
         for name in job.get("outputs", []):
@@ -361,10 +364,10 @@ def run_cell(job: dict) -> int:
             except Exception as exc:
                 manifest[name] = {"error": f"cannot be saved: {type(exc).__name__}: {exc}"}
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "variables.json"), "w", encoding="utf-8") as fh:
+    with open(os.path.join(out_dir, protocol.VARIABLES_FILE), "w", encoding="utf-8") as fh:
         json.dump(manifest, fh)
     timings["finished"] = time.time()
-    _write_notebook(os.path.join(out_dir, "cell.ipynb"), job, recorder, shell, timings)
+    _write_notebook(os.path.join(work, protocol.CELL_NOTEBOOK), job, recorder, shell, timings)
     return 0 if ok else 1
 
 
@@ -381,13 +384,25 @@ def _write_notebook(path: str, job: dict, recorder: _Recorder, shell, timings: d
 
 
 # -- notebook jobs --------------------------------------------------------------------------------------
+#: `ipykernel_launcher`, less the kernel's warning that its TCP sockets are not encrypted: they are
+#: this job's own loopback sockets, and the line would only alarm the reader of the job's log.
+_KERNEL_LAUNCHER = """import logging, sys
+from pathlib import Path
+if sys.path[0] == "" or Path(sys.path[0]) == Path.cwd():
+    del sys.path[0]
+logging.getLogger("IPKernelApp").addFilter(lambda record: "without encryption" not in record.getMessage())
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
 def _kernelspec(work: str) -> None:
     """A `python3` kernel that is this environment's Python, first on JUPYTER_PATH."""
-    folder = os.path.join(work, ".jobs", "jupyter")
+    folder = os.path.join(work, protocol.JOB_DIR, "jupyter")
     spec_dir = os.path.join(folder, "kernels", "python3")
     os.makedirs(spec_dir, exist_ok=True)
     with open(os.path.join(spec_dir, "kernel.json"), "w", encoding="utf-8") as fh:
-        json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        json.dump({"argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}"],
                    "display_name": "Python 3 (job)", "language": "python"}, fh)
     os.environ["JUPYTER_PATH"] = os.pathsep.join([folder] + [p for p in os.environ.get("JUPYTER_PATH", "").split(
         os.pathsep) if p])
@@ -448,7 +463,8 @@ def run_notebook(job: dict) -> int:
     except PapermillExecutionError as exc:
         cell = _failed_cell(output, exc)
         emit({"msg_type": "error", "ename": exc.ename, "evalue": exc.evalue, "traceback": list(exc.traceback),
-              "cell": cell, "summary": f"cell {cell} failed: {exc.ename}: {exc.evalue}"})
+              "cell": cell, "execution_count": exc.exec_count,
+              "summary": f"cell {cell} failed: {exc.ename}" + (f": {exc.evalue}" if exc.evalue else "")})
         return 1
     except KeyboardInterrupt:
         emit({"msg_type": "error", "ename": "KeyboardInterrupt", "evalue": "cancelled", "traceback": []})
@@ -465,7 +481,8 @@ def _failed_cell(output: str, exc) -> int:
                 and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
                 and "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
         for position, c in enumerate(code, 1):
-            if any(o.get("output_type") == "error" for o in c.get("outputs", [])):
+            if (any(o.get("output_type") == "error" for o in c.get("outputs", []))
+                    or c.get("metadata", {}).get("papermill", {}).get("exception")):  # e.g. a UsageError
                 return position
     except (OSError, ValueError, KeyError):
         pass
@@ -503,8 +520,11 @@ _KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_EN
 def _warm_name() -> str:
     import hashlib
 
-    with open(os.path.abspath(__file__), "rb") as fh:
-        digest = hashlib.sha256(fh.read() + sys.prefix.encode() + str(os.getuid()).encode()).hexdigest()
+    code = b""
+    for path in (__file__, protocol.__file__):
+        with open(os.path.abspath(path), "rb") as fh:
+            code += fh.read()
+    digest = hashlib.sha256(code + sys.prefix.encode() + str(os.getuid()).encode()).hexdigest()
     return "\0jupyter-jobs-warm-" + digest[:40]
 
 
@@ -564,9 +584,11 @@ def _start_warm_server() -> None:
     try:
         os.makedirs(folder, exist_ok=True)
         copy = os.path.join(folder, "nbexec-warm.py")
-        tmp = f"{copy}.{os.getpid()}"
-        shutil.copyfile(os.path.abspath(__file__), tmp)
-        os.replace(tmp, copy)  # the work dir (and this file) go away with this job
+        # the work dir (and these files) go away with this job; the copy imports its protocol beside it
+        for src, dest in ((__file__, copy), (protocol.__file__, os.path.join(folder, "jupyter_jobs_protocol.py"))):
+            tmp = f"{dest}.{os.getpid()}"
+            shutil.copyfile(os.path.abspath(src), tmp)
+            os.replace(tmp, dest)
         env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
         env["PYTHONUNBUFFERED"] = "1"
         subprocess.Popen([sys.executable, copy, "--warm-server", _warm_name()[1:], os.path.abspath(__file__)],

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+from collections.abc import Callable
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Float, Instance, Int
 
+from ..service.service import JobsService
 from ..settings import JobsSettings
 from .routes import ROUTES
 
@@ -52,8 +54,6 @@ class JobsApp(ExtensionApp):
     def _make_service(self):
         """Not embedded: this server dispatches its queue itself. Reconcile first, so runs that went on
         (or ended) while no server ran are re-attached or settled before anyone asks."""
-        from ..service.service import JobsService
-
         service = JobsService(self.jobs_settings, embedded=False)
         counts = service.reconcile()
         if counts:
@@ -67,10 +67,11 @@ class JobsApp(ExtensionApp):
         self._wake = asyncio.Event()
         service = await self.service()
         service.wake = lambda: loop.call_soon_threadsafe(self._wake.set)
-        self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, "scheduler.dispatch", self._wake)),
-                       asyncio.create_task(self._every(3600, "cleanup"))]
+        self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, JobsService.dispatch, self._wake)),
+                       asyncio.create_task(self._every(3600, JobsService.cleanup))]
 
-    async def _every(self, seconds: float, method: str, wake: asyncio.Event | None = None) -> None:
+    async def _every(self, seconds: float, method: Callable[[JobsService], object],
+                     wake: asyncio.Event | None = None) -> None:
         while True:
             if wake is None:
                 await asyncio.sleep(seconds)
@@ -81,13 +82,9 @@ class JobsApp(ExtensionApp):
                     pass
                 wake.clear()
             try:
-                service = await self.service()
-                target = service
-                for part in method.split("."):
-                    target = getattr(target, part)
-                await self.run_in_pool(target)
+                await self.run_in_pool(method, await self.service())
             except Exception as exc:  # keep the loop alive; say what went wrong
-                self.log.warning("jupyter_jobs: %s failed: %s", method, exc)
+                self.log.warning("jupyter_jobs: %s failed: %s", method.__name__, exc)
 
     def _service_ready(self, future: concurrent.futures.Future) -> None:
         if future.cancelled():
@@ -100,17 +97,18 @@ class JobsApp(ExtensionApp):
         self.handlers.extend((route.pattern, route.handler) for route in ROUTES)
 
     # -- for the handlers -----------------------------------------------------------------------------------
+    def openapi(self, base_url: str) -> dict:
+        """The OpenAPI document of the routes this app registered (`GET /jobs/openapi.json`)."""
+        from .openapi import build_openapi
+
+        return build_openapi(ROUTES, base_url=base_url)
+
     async def service(self):
         """The JobsService, once it has started."""
         return await asyncio.wrap_future(self._service_future)
 
     def run_in_pool(self, fn, *args, **kwargs) -> asyncio.Future:
         return asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
-
-    async def call(self, method: str, *args, **kwargs):
-        """`service.method(*args, **kwargs)` in the thread pool."""
-        service = await self.service()
-        return await self.run_in_pool(getattr(service, method), *args, **kwargs)
 
     def api_url(self, path: str) -> str:
         return url_path_join(self.serverapp.base_url, "jobs", path)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import os
+import re
+import urllib.parse
+from collections.abc import Callable
 from http.client import responses
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
@@ -16,8 +19,15 @@ from tornado import web
 
 from ..errors import ConfigError, JobsError
 
-STATUSES = ("QUEUED", "PREPARING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST")
+if TYPE_CHECKING:
+    from ..service.service import JobsService
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
 _CHUNK = 1 << 20
+#: The largest integer a query argument may be (JSON-safe; far beyond any run count or log size).
+MAX_INT = 2**53 - 1
 _HEARTBEAT = 15.0
 
 
@@ -74,9 +84,12 @@ class JobsHandler(APIHandler):
         """The JobsApp extension (it registers itself in the web app's settings under its name)."""
         return self.settings["jupyter_jobs"]
 
-    async def svc(self, method: str, *args, **kwargs):
-        """Call a JobsService method in the app's thread pool."""
-        return await self.jobs.call(method, *args, **kwargs)
+    async def call(self, fn: Callable[Concatenate[JobsService, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(service, *args, **kwargs)` in the app's thread pool, once the service has started. `fn` is
+        a method named on the class (`JobsService.get`) or a function taking the service first: a typed
+        reference, so a wrong name is an AttributeError a linter or type checker sees, not a string."""
+        service = await self.jobs.service()
+        return await self.jobs.run_in_pool(fn, service, *args, **kwargs)
 
     # -- errors -----------------------------------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -107,17 +120,17 @@ class JobsHandler(APIHandler):
             raise Invalid(f"the body must be a JSON object ({model.__name__}), not {type(data).__name__}")
         return model.model_validate(data)
 
-    def int_arg(self, name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
+    def int_arg(self, name: str, default: int, lo: int = 0, hi: int = MAX_INT) -> int:
+        """A bounded integer query argument: past MAX_INT, SQLite (64-bit) and seek() overflow."""
         text = self.get_argument(name, None)
         if text is None or text == "":
             return default
         try:
             value = int(text)
         except ValueError:
-            raise Invalid(f"{name}: {text!r} is not an integer", field=name) from None
-        if value < lo or (hi is not None and value > hi):
-            raise Invalid(f"{name}: {value} is out of range [{lo}, {hi if hi is not None else '...'}]",
-                          field=name)
+            raise Invalid(f"{name}: {text[:40]!r} is not an integer", field=name) from None
+        if not lo <= value <= hi:
+            raise Invalid(f"{name}: {text[:40]} is out of range [{lo}, {hi}]", field=name)
         return value
 
     def idempotency_key(self, in_body: str | None) -> str | None:
@@ -140,21 +153,19 @@ class JobsHandler(APIHandler):
         else:
             self.finish(json.dumps(model))
 
-    async def send_file(self, path: Path, media: str | None = None, filename: str | None = None) -> None:
-        media = media or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        size = path.stat().st_size
-        self.set_header("Content-Length", str(size))
-        if filename:
-            safe = filename.replace('"', "")
-            self.set_header("Content-Disposition", f'attachment; filename="{safe}"')
-        self.set_header("Content-Type", media)
-        fh = await asyncio.to_thread(open, path, "rb")
+    async def send_file(self, fh: BinaryIO, filename: str, media: str | None = None) -> None:
+        """Stream an open file (opened by the caller, e.g. without following symlinks) as an attachment;
+        closes it. Control characters and quotes in the name never reach a header."""
+        media = media or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         try:
+            self.set_header("Content-Length", str(os.fstat(fh.fileno()).st_size))
+            plain = re.sub(r'[\x00-\x1f\x7f"\\]', "_", filename).encode("ascii", "replace").decode()
+            self.set_header("Content-Disposition", f'attachment; filename="{plain}"; '
+                                                   f"filename*=UTF-8''{urllib.parse.quote(filename, safe='')}")
+            self.set_header("Content-Type", media)
             while chunk := await asyncio.to_thread(fh.read, _CHUNK):
                 self.write(chunk)
                 await self.flush()
         finally:
             fh.close()
         await self.finish(set_content_type=media)
-
-

@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import tempfile
 import time
 import zipfile
@@ -19,10 +20,14 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .._version import __version__
-from ..errors import NotFound, SubmitError
-from ..runner import layout
+from ..errors import JobsError, NotFound, SubmitError
+from ..runner import protocol
+from ..runner.protocol import EventType, Status
+from ..service.outputs import check_output_path, open_output
+from ..service.rundir import RunDir
 from ..service.schemas import ForkRequest, Run, SubmitRequest
-from .base import _HEARTBEAT, STATUSES, BadRequest, Invalid, JobsHandler, TooLarge
+from ..service.service import JobsService
+from .base import _HEARTBEAT, BadRequest, Invalid, JobsHandler, TooLarge
 from .models import (
     SHA256,
     BlobStored,
@@ -53,12 +58,12 @@ class RunsHandler(JobsHandler):
         statuses = [s.strip().upper() for value in self.get_arguments("status") for s in value.split(",")
                     if s.strip()]
         for status in statuses:
-            if status not in STATUSES:
-                raise Invalid(f"status: {status!r} is not one of {', '.join(STATUSES)}", field="status")
+            if status not in Status.__members__:
+                raise Invalid(f"status: {status!r} is not one of {', '.join(Status.__members__)}", field="status")
         query = self.get_argument("q", None) or None
         limit = self.int_arg("limit", 100, 1, 1000)
         offset = self.int_arg("offset", 0)
-        runs = await self.svc("list", status=statuses or None, query=query, limit=limit, offset=offset)
+        runs = await self.call(JobsService.list, status=statuses or None, query=query, limit=limit, offset=offset)
         self.send(RunList(runs=runs, limit=limit, offset=offset))
 
     @web.authenticated
@@ -71,7 +76,7 @@ class RunsHandler(JobsHandler):
             update["origin"] = request.origin.model_copy(update={"user": self.current_user.username})
         request = request.model_copy(update=update)
         started = time.time()
-        run: Run = await self.svc("submit", request)
+        run: Run = await self.call(JobsService.submit, request)
         replayed = run.created_at < started
         if replayed:
             self.set_header("Idempotent-Replayed", "true")
@@ -83,18 +88,18 @@ class RunHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        self.send(await self.svc("get", run_id))
+        self.send(await self.call(JobsService.get, run_id))
 
     @web.authenticated
     @authorized
     async def patch(self, run_id: str):
         request: TtlRequest = self.body(TtlRequest)
-        self.send(await self.svc("set_ttl", run_id, request.ttl_days))
+        self.send(await self.call(JobsService.set_ttl, run_id, request.ttl_days))
 
     @web.authenticated
     @authorized
     async def delete(self, run_id: str):
-        await self.svc("delete", run_id)
+        await self.call(JobsService.delete, run_id)
         self.set_status(204)
         await self.finish()
 
@@ -104,7 +109,7 @@ class CancelHandler(JobsHandler):
     @authorized
     async def post(self, run_id: str):
         request: CancelRequest = self.body(CancelRequest, allow_empty=True)
-        self.send(await self.svc("cancel", run_id, request.graceful, request.reason))
+        self.send(await self.call(JobsService.cancel, run_id, request.graceful, request.reason))
 
 
 class ForkHandler(JobsHandler):
@@ -114,38 +119,12 @@ class ForkHandler(JobsHandler):
         request: ForkRequest = self.body(ForkRequest, allow_empty=True)
         request = request.model_copy(update={"idempotency_key": self.idempotency_key(request.idempotency_key)})
         started = time.time()
-        run: Run = await self.svc("fork", run_id, request)
+        run: Run = await self.call(JobsService.fork, run_id, request)
         self.set_header("Location", self.jobs.api_url(f"runs/{run.id}"))
         self.send(run, 200 if run.created_at < started else 201)
 
 
 # -- logs and events -----------------------------------------------------------------------------------------
-def read_lines_at(path: Path, offset: int, max_bytes: int = 1 << 20) -> list[tuple[bytes, int]]:
-    """Complete event lines (JSON as the runner wrote it) after byte `offset`, each with its end offset."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(max_bytes)
-            if data and b"\n" not in data and len(data) == max_bytes:  # one huge event: take it whole
-                fh.seek(offset)
-                data = fh.readline()
-    except FileNotFoundError:
-        return []
-    out, pos = [], offset
-    for line in data.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break  # the runner is still writing it
-        pos += len(line)
-        if line.strip():
-            out.append((line.rstrip(b"\n"), pos))
-    return out
-
-
-def _is_result(line: bytes) -> bool:
-    """The runner writes events with json.dumps' default separators, so a byte test suffices."""
-    return b'"type": "result"' in line
-
-
 class LogsHandler(JobsHandler):
     """A range read: the events after `offset`; `?stream=stdout&format=text` gives that log as text."""
 
@@ -153,23 +132,33 @@ class LogsHandler(JobsHandler):
     @authorized
     async def get(self, run_id: str):
         stream = self.get_argument("stream", None) or None
-        if stream is not None and stream not in layout.STREAMS:
-            raise Invalid(f"stream: {stream!r} is not one of {', '.join(layout.STREAMS)}", field="stream")
+        if stream is not None and stream not in protocol.STREAMS:
+            raise Invalid(f"stream: {stream!r} is not one of {', '.join(protocol.STREAMS)}", field="stream")
         fmt = self.get_argument("format", "json")
         if fmt not in ("json", "text"):
             raise Invalid(f"format: {fmt!r} is not json or text", field="format")
         if fmt == "text":
             if stream is None:
                 raise Invalid("format=text needs a stream (stdout, stderr or system)", field="stream")
-            text = await self.svc("logs", run_id, stream)
-            await self.finish(text.encode("utf-8"), set_content_type="text/plain; charset=utf-8")
+            await self._send_text(RunDir(await self.call(JobsService.run_dir, run_id)), stream)
             return
         offset = self.int_arg("offset", 0)
-        run: Run = await self.svc("get", run_id)
-        events, next_offset = await self.svc("events", run.id, offset)
+        run: Run = await self.call(JobsService.get, run_id)
+        rundir = RunDir(await self.call(JobsService.run_dir, run.id))
+        events, next_offset = await asyncio.to_thread(rundir.read_events, offset)
         if stream is not None:
-            events = [e for e in events if e.get("type") == "log" and e.get("stream") == stream]
-        self.send(EventsPage(events=events, offset=offset, next_offset=next_offset, finished=run.finished))
+            events = [e for e in events if e["type"] == EventType.LOG and e["stream"] == stream]
+        self.send(EventsPage(events=events, offset=offset, next_offset=next_offset, finished=run.finished,
+                             skipped=rundir.skipped))
+
+    async def _send_text(self, rundir: RunDir, stream: str) -> None:
+        """The stream's text, derived from the events a few MB at a time: never the whole log in memory."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        chunks = rundir.log_chunks(stream)
+        while (text := await asyncio.to_thread(next, chunks, None)) is not None:
+            self.write(text.encode("utf-8", "replace"))
+            await self.flush()
+        await self.finish()
 
 
 class EventsHandler(JobsHandler):
@@ -194,47 +183,59 @@ class EventsHandler(JobsHandler):
     @authorized
     async def get(self, run_id: str):
         offset = self._resume_offset()
-        run: Run = await self.svc("get", run_id)
-        events_file = (await self.svc("run_dir", run.id)) / layout.EVENTS
+        run: Run = await self.call(JobsService.get, run_id)
+        rundir = RunDir(await self.call(JobsService.run_dir, run.id))
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         try:
-            await self._stream(run.id, events_file, offset)
+            await self._stream(run.id, rundir, offset)
         except StreamClosedError:
             return
         if not self._closed:
             await self.finish(set_content_type="text/event-stream")
 
-    async def _stream(self, run_id: str, events_file: Path, offset: int) -> None:
+    def _send(self, lines: list[tuple[bytes, dict, int]]) -> bool:
+        """Write well-formed lines as the runner wrote them (JSON without raw newlines: one `data:`
+        line each); whether the result event was among them."""
+        for line, event, end in lines:
+            if b"\r" in line:  # JSON whitespace, but a line break to an event stream: encode it again
+                line = json.dumps(event).encode()
+            self.write(b"id: %d\ndata: %s\n\n" % (end, line))
+        return any(e["type"] == EventType.RESULT for _, e, _ in lines)
+
+    async def _stream(self, run_id: str, rundir: RunDir, offset: int) -> None:
         self.write("retry: 1000\n\n")
         await self.flush()
         last_write = last_check = time.monotonic()
         delay = 0.02
         while not self._closed:
-            # Lines go out as the runner wrote them (already JSON): no parse and re-encode per event.
-            batch = await asyncio.to_thread(read_lines_at, events_file, offset, 4 << 20)
-            for line, end in batch:
-                self.write(b"id: %d\ndata: %s\n\n" % (end, line))
-                offset = end
-            if batch:
+            # Lines are checked (malformed ones skipped) but go out as the runner wrote them.
+            batch, next_offset = await asyncio.to_thread(rundir.event_lines, offset, 4 << 20)
+            ended = self._send(batch)
+            if next_offset != offset:
+                offset = next_offset
                 await self.flush()
                 last_write = time.monotonic()
                 delay = 0.02
-                if any(_is_result(line) for line, _ in batch):
+                if ended:
                     return
                 continue
             now = time.monotonic()
             if now - last_check > 0.5:
                 last_check = now
-                run: Run = await self.svc("get", run_id)
+                run: Run = await self.call(JobsService.get, run_id)
                 if run.finished:
-                    rest = await asyncio.to_thread(read_lines_at, events_file, offset, 1 << 30)
-                    for line, end in rest:
-                        self.write(b"id: %d\ndata: %s\n\n" % (end, line))
-                        offset = end
-                    if not any(_is_result(line) for line, _ in rest):
-                        result = {"type": "result", "t": time.time(), "status": run.status,
+                    ended = False
+                    while True:  # what the runner wrote before it ended, a few MB at a time
+                        rest, next_offset = await asyncio.to_thread(rundir.event_lines, offset, 4 << 20)
+                        ended = self._send(rest) or ended
+                        if next_offset == offset:
+                            break
+                        offset = next_offset
+                        await self.flush()
+                    if not ended:
+                        result = {"type": EventType.RESULT, "t": time.time(), "status": run.status,
                                   "exit_code": run.exit_code, "error": run.error}
                         self.write(f"id: {offset}\ndata: {json.dumps(result)}\n\n")
                     await self.flush()
@@ -248,25 +249,11 @@ class EventsHandler(JobsHandler):
 
 
 # -- outputs -----------------------------------------------------------------------------------------------
-def safe_join(root: Path, rel: str) -> Path:
-    """`root/rel`, refusing absolute paths, `..` and anything that resolves outside root."""
-    if "\x00" in rel or rel.startswith(("/", "\\")) or any(part == ".." for part in re.split(r"[/\\]", rel)):
-        raise BadRequest(f"output path {rel!r} is not a relative path inside the outputs",
-                         hint="use a path from the outputs manifest")
-    real_root = root.resolve()
-    target = (root / rel).resolve()
-    if not target.is_relative_to(real_root):
-        raise NotFound(f"no output {rel!r}")
-    if not target.is_file():
-        raise NotFound(f"no output file {rel!r}", hint="see the outputs manifest")
-    return target
-
-
 class OutputsHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        run: Run = await self.svc("get", run_id)
+        run: Run = await self.call(JobsService.get, run_id)
         if run.data_deleted:
             raise NotFound(f"job {run.id}'s data expired and was deleted")
         total = sum(f.size for entry in run.outputs for f in entry.files)
@@ -278,21 +265,29 @@ class OutputFileHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str, path: str):
-        root: Path = await self.svc("outputs_dir", run_id)
-        target = await asyncio.to_thread(safe_join, root, path)
-        await self.send_file(target, filename=target.name)
+        try:
+            check_output_path(path)
+        except JobsError as exc:
+            raise BadRequest(exc.message, hint=exc.hint) from None
+        root: Path = await self.call(JobsService.outputs_dir, run_id)
+        fh = await asyncio.to_thread(open_output, root, path)
+        await self.send_file(fh, path.rsplit("/", 1)[-1])
 
 
-def _zip_outputs(root: Path) -> str:
+def _zip_outputs(root: Path, run: Run) -> str:
+    """The run's manifest as a zip in a temporary file; each file opened without following symlinks
+    (one replaced since the manifest was made is left out)."""
     fd, tmp = tempfile.mkstemp(prefix="jupyter-jobs-", suffix=".zip")
     os.close(fd)
-    real_root = root.resolve()
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-            if root.is_dir():
-                for path in sorted(root.rglob("*")):
-                    if path.is_file() and path.resolve().is_relative_to(real_root):
-                        zf.write(path, path.relative_to(root).as_posix())
+            for f in sorted({f.path for entry in run.outputs for f in entry.files}):
+                try:
+                    src = open_output(root, f)
+                except JobsError:
+                    continue
+                with src, zf.open(f, "w", force_zip64=True) as dest:
+                    shutil.copyfileobj(src, dest, 1 << 20)
     except BaseException:
         os.unlink(tmp)
         raise
@@ -303,13 +298,14 @@ class OutputsZipHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        run: Run = await self.svc("get", run_id)
-        root: Path = await self.svc("outputs_dir", run.id)
-        tmp = await asyncio.to_thread(_zip_outputs, root)
+        run: Run = await self.call(JobsService.get, run_id)
+        root: Path = await self.call(JobsService.outputs_dir, run.id)
+        tmp = await asyncio.to_thread(_zip_outputs, root, run)
         try:
-            await self.send_file(Path(tmp), "application/zip", f"{run.id}-outputs.zip")
+            fh = open(tmp, "rb")
         finally:
-            os.unlink(tmp)
+            os.unlink(tmp)  # the open file stays readable
+        await self.send_file(fh, f"{run.id}-outputs.zip", "application/zip")
 
 
 # -- blobs -----------------------------------------------------------------------------------------------
@@ -436,7 +432,7 @@ class MissingBlobsHandler(JobsHandler):
     @authorized
     async def post(self):
         request: MissingBlobsRequest = self.body(MissingBlobsRequest)
-        self.send(MissingBlobsResponse(missing=await self.svc("missing_blobs", request.sha256)))
+        self.send(MissingBlobsResponse(missing=await self.call(JobsService.missing_blobs, request.sha256)))
 
 
 # -- the server ------------------------------------------------------------------------------------------
@@ -450,7 +446,7 @@ class InstanceTypesHandler(JobsHandler):
         merged: dict[str, InstanceTypeInfo] = {}
         for name in names:
             try:
-                types = await self.svc("instance_types", name)
+                types = await self.call(JobsService.instance_types, name)
             except SubmitError as exc:
                 raise Invalid(f"executor: {exc.message}", field="executor", hint=exc.hint) from None
             for itype, reason in types:
@@ -485,7 +481,7 @@ class CleanupHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        self.send(CleanupReport(**await self.svc("cleanup")))
+        self.send(CleanupReport(**await self.call(JobsService.cleanup)))
 
 
 class SecretsHandler(JobsHandler):
@@ -521,9 +517,6 @@ class OpenAPIHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        from .openapi import build_openapi
-        from .routes import ROUTES
-
-        self.send(build_openapi(ROUTES, base_url=self.base_url))
+        self.send(self.jobs.openapi(self.base_url))
 
 

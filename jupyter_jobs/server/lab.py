@@ -10,70 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, ConfigDict, Field
 from tornado import web
 
 from ..errors import NotFound
-from ..service.schemas import Run, SubmitRequest
+from ..service.outputs import check_output_path, open_output
+from ..service.schemas import Run
 from .base import Invalid, JobsHandler
-from .handlers import safe_join
+from .models import (
+    ExportedFile,
+    ExportRequest,
+    NotebookParameter,
+    NotebookParameters,
+    NotebookRunRequest,
+    RunEnvironment,
+)
 
 
 # -- for the Lab UI: notebooks under the server root, outputs opened there, a run's environment --------------
-class NotebookParameter(BaseModel):
-    name: str
-    type: str = Field(description="papermill's type from the annotation, else the default literal's "
-                                  "(int, float, str, bool, list, dict); None when it cannot tell.")
-    default: str = Field(description="The default as written in the `parameters` cell (Python source).")
-    value: Any = Field(default=None, description="The default as JSON, when it is a plain literal; for a run, "
-                                                 "the value the run used.")
-    help: str = ""
-
-
-class NotebookParameters(BaseModel):
-    path: str
-    has_parameters_cell: bool
-    parameters: list[NotebookParameter]
-
-
-class NotebookRunRequest(BaseModel):
-    """`jupyter jobs run NOTEBOOK -p ...` as data, for a notebook under the server's root."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(min_length=1, description="The notebook, relative to the server's root.")
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    instance_type: str | None = None
-    name: str | None = Field(default=None, max_length=200)
-    executor: str | None = None
-    idempotency_key: str | None = Field(default=None, max_length=128)
-
-
-class ExportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: str = Field(min_length=1, description="An output file's path from the outputs manifest.")
-
-
-class ExportedFile(BaseModel):
-    path: str = Field(description="Where the file now is, relative to the server's root (open it in Lab).")
-    size: int
-
-
-class RunEnvironment(BaseModel):
-    """The run's environment as submitted: the Python lock (resolved packages) and the container image."""
-
-    run_id: str
-    kind: str = Field(description="python (a detected/locked environment), docker, or plain.")
-    python: str | None = None
-    requirements: list[str] = Field(default_factory=list)
-    constraints: list[str] = Field(default_factory=list)
-    docker_image: str | None = None
-    env_vars: list[str] = Field(default_factory=list, description="Names of the job's environment variables.")
-    unresolved: dict[str, list[str]] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-
-
 def under_root(root: str | os.PathLike, rel: str, what: str = "path") -> Path:
     """`root/rel` for a contents-API path; refuses absolute paths, `..` and what resolves outside root."""
     rel = rel.strip().lstrip("/")
@@ -112,10 +65,8 @@ def _inspect_notebook(path: Path, rel: str) -> NotebookParameters:
 def _run_parameters(service, run_id: str) -> NotebookParameters:
     """A notebook run's parameters as the fork form shows them: `value` is what the run used."""
     from ..notebook.rerun import read_job, read_notebook
-    from ..spec.bundle import Bundle
 
-    row = service._row(service.resolve_id(run_id))
-    bundle = Bundle.model_validate(row.bundle)
+    bundle = service.submission(run_id).bundle
     job = read_job(bundle, service.blobs)
     return _describe(read_notebook(bundle, service.blobs, job), job["notebook"], job.get("parameters", {}))
 
@@ -123,7 +74,7 @@ def _run_parameters(service, run_id: str) -> NotebookParameters:
 def _describe(nb, rel: str, used: dict | None = None) -> NotebookParameters:
     """The `parameters` cell's names, types and defaults (papermill's inference); `used` overrides
     the values shown."""
-    from ..notebook.build import notebook_parameters
+    from ..notebook.parameters import notebook_parameters
 
     used = used or {}
     has_cell = any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
@@ -141,13 +92,13 @@ def _describe(nb, rel: str, used: dict | None = None) -> NotebookParameters:
 def _submit_notebook(service, settings, path: Path, request: NotebookRunRequest, user: str | None,
                      key: str | None) -> Run:
     """What `jupyter jobs run` does, in the server: detect, upload into the store, submit."""
-    import socket
-
-    from ..notebook.build import Options, prepare_notebook, staging_output
-    from ..service.schemas import Origin
+    from ..client import EmbeddedClient
+    from ..notebook.build import Options, prepare_notebook
+    from ..notebook.results import staging_output
+    from ..submit import submit_prepared
 
     if key:
-        existing = service._by_key(key)
+        existing = service.find_by_key(key)
         if existing:
             return existing
     if not path.is_file():
@@ -155,15 +106,8 @@ def _submit_notebook(service, settings, path: Path, request: NotebookRunRequest,
     options = Options(name=request.name or None, instance=request.instance_type or None,
                       executor=request.executor or None)
     prepared = prepare_notebook(path, request.parameters, options, settings, staging_output(path))
-    try:
-        captured = prepared.captured
-        for sha in service.missing_blobs(captured.sources):
-            service.blobs.put_file(captured.sources[sha], sha)
-        origin = Origin(base_dir=str(prepared.base_dir), source=str(path), host=socket.gethostname(), user=user)
-        return service.submit(SubmitRequest(spec=prepared.spec, bundle=captured.bundle, origin=origin,
-                                            executor=request.executor or None, idempotency_key=key))
-    finally:
-        prepared.cleanup()
+    return submit_prepared(EmbeddedClient(settings, service), prepared, str(path), request.executor or None,
+                           idempotency_key=key, user=user)
 
 
 def _export_output(service, root: str, run_id: str, rel: str) -> ExportedFile:
@@ -172,19 +116,20 @@ def _export_output(service, root: str, run_id: str, rel: str) -> ExportedFile:
     inside the root, else under `jobs-outputs/RUNID/`."""
     import shutil
 
-    from ..notebook.build import NOTEBOOK_VAR, default_output
+    from ..notebook.results import default_output
+    from ..runner.protocol import is_executed_notebook
     from ..spec.bundle import local_path
 
     run: Run = service.get(run_id)
     if run.data_deleted:
         raise NotFound(f"job {run.id}'s data expired and was deleted")
-    src = safe_join(service.outputs_dir(run.id), rel)
+    check_output_path(rel)
     real_root = Path(root).resolve()
     dest: Path | None = None
     for entry in run.outputs:
         if not any(f.path == rel for f in entry.files):
             continue
-        if entry.src.startswith(f"_outputs/{NOTEBOOK_VAR}") and run.origin.source:
+        if is_executed_notebook(entry.src) and run.origin.source:
             dest = default_output(run.origin.source, run.id)
         elif run.origin.base_dir:
             within = rel[len(entry.src):].lstrip("/")
@@ -195,21 +140,22 @@ def _export_output(service, root: str, run_id: str, rel: str) -> ExportedFile:
         dest = real_root / "jobs-outputs" / run.id / rel
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    with open_output(service.outputs_dir(run.id), rel) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out)
     return ExportedFile(path=dest.relative_to(real_root).as_posix(), size=dest.stat().st_size)
 
 
 def _environment(service, run_id: str) -> RunEnvironment:
-    row = service._row(service.resolve_id(run_id))
-    spec = row.spec or {}
-    env = spec.get("env") or {}
-    lock = (row.bundle or {}).get("python") or {}
-    docker = (env.get("docker") or {}).get("image") if isinstance(env.get("docker"), dict) else None
+    run_id = service.resolve_id(run_id)
+    submitted = service.submission(run_id)
+    env = submitted.spec.env
+    lock = submitted.bundle.python or {}
+    docker = env.docker.image if env.docker else None
     kind = "python" if lock else "docker" if docker else "plain"
-    return RunEnvironment(run_id=row.id, kind=kind, python=lock.get("python"),
+    return RunEnvironment(run_id=run_id, kind=kind, python=lock.get("python"),
                           requirements=list(lock.get("requirements") or []),
                           constraints=list(lock.get("constraints") or []), docker_image=docker,
-                          env_vars=sorted((env.get("vars") or {}).keys()),
+                          env_vars=sorted(env.vars),
                           unresolved=dict(lock.get("unresolved") or {}), warnings=list(lock.get("warnings") or []))
 
 
@@ -226,21 +172,19 @@ class RunParametersHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        service = await self.jobs.service()
-        self.send(await self.jobs.run_in_pool(_run_parameters, service, run_id))
+        self.send(await self.call(_run_parameters, run_id))
 
 
 class NotebookRunHandler(JobsHandler):
     @web.authenticated
-    @authorized
+    @authorized("execute")  # it starts a job, as a submit does
     async def post(self):
         request: NotebookRunRequest = self.body(NotebookRunRequest)
         key = self.idempotency_key(request.idempotency_key)
         path = under_root(self.jobs.serverapp.root_dir, request.path)
         user = getattr(self.current_user, "username", None) or getattr(self.current_user, "name", None)
-        service = await self.jobs.service()
-        run = await self.jobs.run_in_pool(_submit_notebook, service, self.jobs.jobs_settings, path, request,
-                                          user if isinstance(user, str) else None, key)
+        run = await self.call(_submit_notebook, self.jobs.jobs_settings, path, request,
+                              user if isinstance(user, str) else None, key)
         self.send(run, 201)
 
 
@@ -249,16 +193,13 @@ class ExportHandler(JobsHandler):
     @authorized
     async def post(self, run_id: str):
         request: ExportRequest = self.body(ExportRequest)
-        service = await self.jobs.service()
-        self.send(await self.jobs.run_in_pool(_export_output, service, self.jobs.serverapp.root_dir, run_id,
-                                              request.path))
+        self.send(await self.call(_export_output, self.jobs.serverapp.root_dir, run_id, request.path))
 
 
 class EnvironmentHandler(JobsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str):
-        service = await self.jobs.service()
-        self.send(await self.jobs.run_in_pool(_environment, service, run_id))
+        self.send(await self.call(_environment, run_id))
 
 

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..service.schemas import OutputEntry, Run
-
-SHA256 = r"^[0-9a-f]{64}$"
+from ..spec.bundle import SHA256, Sha256  # noqa: F401  (SHA256: the handlers check path parameters)
 
 
 class _Body(BaseModel):
@@ -28,7 +27,7 @@ class TtlRequest(_Body):
 
 
 class MissingBlobsRequest(_Body):
-    sha256: list[Annotated[str, StringConstraints(pattern=SHA256)]] = Field(max_length=200_000)
+    sha256: list[Sha256] = Field(max_length=200_000)
 
 
 class MissingBlobsResponse(BaseModel):
@@ -54,6 +53,7 @@ class EventsPage(BaseModel):
     offset: int = Field(description="The byte offset the read started at.")
     next_offset: int = Field(description="Pass this as `offset` to read on.")
     finished: bool = Field(description="True once the run has ended (no more events will come).")
+    skipped: int = Field(0, description="Malformed lines of events.jsonl passed over in this read.")
 
 
 class OutputsManifest(BaseModel):
@@ -133,3 +133,58 @@ class ErrorBody(BaseModel):
     hint: str | None = None
     field: str | None = Field(default=None, description="Dotted path of the offending field, if one.")
     errors: list[dict[str, Any]] | None = Field(default=None, description="All validation problems.")
+
+
+# -- for the Lab UI (server/lab.py) ----------------------------------------------------------------------
+class NotebookParameter(BaseModel):
+    name: str
+    type: str = Field(description="papermill's type from the annotation, else the default literal's "
+                                  "(int, float, str, bool, list, dict); None when it cannot tell.")
+    default: str = Field(description="The default as written in the `parameters` cell (Python source).")
+    value: Any = Field(default=None, description="The default as JSON, when it is a plain literal; for a run, "
+                                                 "the value the run used.")
+    help: str = ""
+
+
+class NotebookParameters(BaseModel):
+    path: str
+    has_parameters_cell: bool
+    parameters: list[NotebookParameter]
+
+
+class NotebookRunRequest(BaseModel):
+    """`jupyter jobs run NOTEBOOK -p ...` as data, for a notebook under the server's root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="The notebook, relative to the server's root.")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    instance_type: str | None = None
+    name: str | None = Field(default=None, max_length=200)
+    executor: str | None = None
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="An output file's path from the outputs manifest.")
+
+
+class ExportedFile(BaseModel):
+    path: str = Field(description="Where the file now is, relative to the server's root (open it in Lab).")
+    size: int
+
+
+class RunEnvironment(BaseModel):
+    """The run's environment as submitted: the Python lock (resolved packages) and the container image."""
+
+    run_id: str
+    kind: str = Field(description="python (a detected/locked environment), docker, or plain.")
+    python: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    docker_image: str | None = None
+    env_vars: list[str] = Field(default_factory=list, description="Names of the job's environment variables.")
+    unresolved: dict[str, list[str]] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)

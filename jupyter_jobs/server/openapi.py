@@ -7,6 +7,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .._version import __version__
+from ..runner.protocol import FINAL_STATUSES, Status
+from ..service.schemas import Event
 from .models import ErrorBody
 
 REF = "#/components/schemas/{model}"
@@ -16,8 +18,15 @@ _DESCRIPTIONS = {400: "Unreadable request (malformed JSON, checksum mismatch)",
                  422: "A field has a wrong value or type (see `field`)"}
 
 
+#: One server-sent event (before OpenAPI 3.2 an event stream's `schema` describes each event).
+_SSE_EVENT = {"type": "object", "properties": {
+    "data": {"type": "string", "description": "One line of events.jsonl (a JSON object)."},
+    "id": {"type": "string", "description": "The byte offset to resume from."},
+    "event": {"type": "string"}, "retry": {"type": "integer"}}}
+
 def _models(routes) -> tuple[list[type[BaseModel]], list[type[BaseModel]]]:
-    bodies, responses = [], [ErrorBody]
+    # Event: the lines of events.jsonl (pages and the live stream carry them), with the protocol's types.
+    bodies, responses = [], [ErrorBody, Event]
     for route in routes:
         for op in route.ops.values():
             if isinstance(op.body, type) and op.body not in bodies:
@@ -72,6 +81,7 @@ def _build(routes, base_url: str) -> dict:
                 ok["content"] = {op.media: {"schema": refs[(op.response, "serialization")]}}
             elif op.media and op.status != 204 and method != "head":
                 schema = {"type": "object"} if op.media == "application/json" else \
+                    _SSE_EVENT if op.media == "text/event-stream" else \
                     {"type": "string"} if op.media.startswith("text/") else {"type": "string", "format": "binary"}
                 ok["content"] = {op.media: {"schema": schema}}
             entry["responses"][str(op.status)] = ok
@@ -90,7 +100,9 @@ def _build(routes, base_url: str) -> dict:
         "servers": [{"url": base_url.rstrip("/") or "/"}],
         "paths": paths,
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": {**defs.get("$defs", {}), "FinalStatus": {
+                "type": "string", "enum": [s.value for s in Status if s in FINAL_STATUSES],
+                "description": "The statuses a run ends in (runner/protocol.py FINAL_STATUSES)."}},
             "securitySchemes": {"token": {"type": "apiKey", "in": "header", "name": "Authorization",
                                           "description": "`token <your Jupyter token>`"}},
         },

@@ -31,14 +31,9 @@ from .handlers import (
 )
 from .lab import (
     EnvironmentHandler,
-    ExportedFile,
     ExportHandler,
-    ExportRequest,
-    NotebookParameters,
     NotebookParametersHandler,
     NotebookRunHandler,
-    NotebookRunRequest,
-    RunEnvironment,
     RunParametersHandler,
 )
 from .models import (
@@ -46,10 +41,15 @@ from .models import (
     CancelRequest,
     CleanupReport,
     EventsPage,
+    ExportedFile,
+    ExportRequest,
     InstanceTypesResponse,
     MissingBlobsRequest,
     MissingBlobsResponse,
+    NotebookParameters,
+    NotebookRunRequest,
     OutputsManifest,
+    RunEnvironment,
     RunList,
     SecretNames,
     SecretValue,
@@ -142,7 +142,7 @@ ROUTES: list[Route] = [
         "get": Op("All outputs as one zip", media="application/zip"),
     }),
     Route("/jobs/runs/{run_id}/outputs/{path}", OutputFileHandler, {
-        "get": Op("Download one output file", media="application/octet-stream"),
+        "get": Op("Download one output file", media="*/*"),  # its type is guessed from its name
     }),
     Route("/jobs/runs/{run_id}/export", ExportHandler, {
         "post": Op("Copy one output file into the server's root (to open it in Lab)", ExportedFile,

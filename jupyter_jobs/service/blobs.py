@@ -13,11 +13,6 @@ from ..errors import JobsError
 _CHUNK = 1 << 20
 
 
-def hash_file(path: str | os.PathLike) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 class BlobStore:
     def __init__(self, root: Path):
         self.root = root

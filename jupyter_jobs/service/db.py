@@ -1,18 +1,24 @@
 """The run index: SQLAlchemy 2 tables, created and upgraded by Alembic migrations.
 
 The run directory is the truth about a run; this database is the index the CLI, the API and the
-UI query. SQLite by default; any SQLAlchemy URL (e.g. PostgreSQL) for a shared deployment.
+UI query. SQLite by default (one host); PostgreSQL by URL for several servers sharing one index.
 """
 
 from __future__ import annotations
 
-import fcntl
 from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, create_engine, event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from ..errors import JobsError
+from .locks import index_lock
+from .safefs import private_file
+
+#: Databases the run index is tested on (the dispatch lock is the file's or the server's own).
+DIALECTS = ("sqlite", "postgresql")
 
 #: The newest migration in service/migrations/versions (a test keeps the two in step).
 SCHEMA_REVISION = "0003"
@@ -58,10 +64,28 @@ class RunRow(Base):
     claimed_by: Mapped[dict | None] = mapped_column(JSON)
 
 
+class IndexUnavailable(JobsError):
+    """The run index cannot be used as configured (`c.JobsSettings.db_url`)."""
+
+    status = 503
+
+
 def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise IndexUnavailable(f"c.JobsSettings.db_url: {url!r} is not a database URL",
+                               hint="e.g. postgresql+psycopg://USER:PASSWORD@HOST/DB") from None
+    if parsed.get_backend_name() not in DIALECTS:
+        raise IndexUnavailable(f"c.JobsSettings.db_url: {parsed.get_backend_name()} is not supported for the "
+                               f"run index", hint="use sqlite:///PATH or postgresql+psycopg://...")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise IndexUnavailable("c.JobsSettings.db_url: an in-memory SQLite database cannot be shared by "
+                                   "the processes of a run", hint="give it a file: sqlite:///PATH")
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))  # owner-only, before SQLite creates it world-readable
+        engine = create_engine(parsed, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _):
@@ -72,24 +96,37 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except ImportError as exc:
+        raise IndexUnavailable(f"c.JobsSettings.db_url: the driver for {parsed.drivername} is missing ({exc})",
+                               hint="pip install 'jupyter-jobs[postgres]'") from None
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection, or one clear error naming the database (never its password) when it is down."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise IndexUnavailable(f"the run index at {where} cannot be reached: {reason}",
+                               hint="check c.JobsSettings.db_url and that the database server runs") from None
 
 
 def current_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
+    with connect(engine) as conn:
+        try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, ProgrammingError):
-        return None
+        except (OperationalError, ProgrammingError):
+            return None  # no schema yet
 
 
-def upgrade(engine: Engine, lock_dir: Path) -> None:
+def upgrade(engine: Engine) -> None:
     """Bring the schema to SCHEMA_REVISION; cheap when it is there already (no Alembic import)."""
     if current_revision(engine) == SCHEMA_REVISION:
         return
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / ".migrate.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one process migrates, the others wait and re-check
+    with index_lock(engine, "migrate"):  # one process migrates, the others wait and re-check
         if current_revision(engine) == SCHEMA_REVISION:
             return
         from alembic import command

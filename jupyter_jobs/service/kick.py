@@ -8,7 +8,6 @@ with `--after RUN_ID`, which waits on the host until that run has ended.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -33,14 +32,17 @@ def wait_until_finished(service, run_id: str) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    from traitlets.config import Config
+
     from ..settings import JobsSettings
     from .service import JobsService
 
-    service = JobsService(JobsSettings(**json.loads(argv[0])))
+    values = json.loads(argv[0])
+    service = JobsService(JobsSettings(config=Config(values.pop("config", {})), **values))
     if argv[1:2] == ["--after"]:
-        if not wait_until_finished(service, argv[2]) or not any(os.scandir(service.scheduler.queue_dir)):
+        if not wait_until_finished(service, argv[2]) or not service.scheduler.has_waiting():
             return 0
-    service.scheduler.dispatch()
+    service.dispatch()
     return 0
 
 

@@ -7,21 +7,23 @@ import re
 from pathlib import Path
 
 from ..executors import Executor
-from ..runner import layout
+from ..runner import protocol
+from ..runner.protocol import Graceful, Mount, Plan, PlanInput, PlanOutput
 from ..settings import JobsSettings
-from ..spec.bundle import input_dest, output_dest
+from ..spec.bundle import input_dest
 from .blobs import BlobStore
+from .outputs import declared_outputs
 from .schemas import SubmitRequest
 
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 
 
 def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobStore,
-               settings: JobsSettings, executor: Executor) -> dict:
+               settings: JobsSettings, executor: Executor) -> Plan:
     """Every path in the plan is mapped by the executor to where its runner sees it."""
     spec, bundle = request.spec, request.bundle
     where = executor.map_path
-    work = Path(where(run_dir / layout.WORK))
+    work = Path(where(run_dir / protocol.WORK))
     blob = lambda sha: where(blobs.path(sha))  # noqa: E731
     values: dict[str, str] = dict(spec.args)
     inputs = []
@@ -34,25 +36,23 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
         for f in item.files if item else []:
             target = f"{dest}/{f.path}" if f.path else dest
             if f.sha256 is None:
-                inputs.append({"dest": target, "dir": True})
+                inputs.append(PlanInput(dest=target, dir=True))
             else:
-                inputs.append({"dest": target, "blob": blob(f.sha256), "mode": f.mode,
-                               "size": f.size})
+                inputs.append(PlanInput(dest=target, blob=blob(f.sha256), mode=f.mode, size=f.size))
     for f in bundle.code.files if bundle.code else []:
-        inputs.append({"dest": f.path, "blob": blob(f.sha256), "mode": f.mode, "size": f.size})
+        inputs.append(PlanInput(dest=f.path, blob=blob(f.sha256), mode=f.mode, size=f.size))
     outputs, output_dirs = [], set()
-    for ref in spec.outputs:
-        dest = output_dest(ref)
+    for ref, dest in declared_outputs(spec):
         if ref.var:
             values[ref.var] = str(work / dest)
-        outputs.append({"name": ref.path, "src": dest})
+        outputs.append(PlanOutput(name=ref.path, src=dest))
         output_dirs.add(dest if ref.path.endswith("/") else str(Path(dest).parent))
-    mounts: list[dict] = []
+    mounts: list[Mount] = []
 
     def folder(host: str, name: str, mode: str) -> str:
         """A folder of this machine the job uses, as the executor's runner sees it."""
         inside = executor.folder_path(host, re.sub(r"[^A-Za-z0-9._-]", "_", name))
-        mounts.append({"host": host, "inside": inside, "mode": mode})
+        mounts.append(Mount(host=host, inside=inside, mode=mode))
         return inside
 
     for kind, refs, table, mode in (("datasets", spec.datasets, settings.datasets, "ro"),
@@ -74,21 +74,13 @@ def build_plan(run_id: str, request: SubmitRequest, run_dir: Path, blobs: BlobSt
     if spec.working_storage:
         notes.append(f"working-storage of {spec.working_storage.size_gb} GiB: the job uses this machine's disk")
     cmd = _VAR_REF.sub(lambda m: values.get(m.group(1), m.group(0)), spec.cmd)
-    return {
-        "run_id": run_id,
-        "cmd": cmd,
-        "work_dir": str(work),
-        "inputs": inputs,
-        "outputs": outputs,
-        "output_dirs": sorted(d for d in output_dirs if d not in ("", ".")),
-        "env": env,
-        "graceful": {"signal": spec.graceful_shutdown.signal, "timeout": spec.graceful_shutdown.timeout_s},
-        "timeout": spec.timeout_s,
-        "keep_workdir": settings.keep_workdir,
-        "notes": notes,
-        "mounts": mounts,
-        "python": _python(bundle.python, settings, where, executor),
-    }
+    return Plan(
+        run_id=run_id, cmd=cmd, work_dir=str(work), inputs=inputs, outputs=outputs,
+        output_dirs=sorted(d for d in output_dirs if d not in ("", ".")), env=env,
+        graceful=Graceful(signal=spec.graceful_shutdown.signal, timeout=spec.graceful_shutdown.timeout_s),
+        timeout=spec.timeout_s, keep_workdir=settings.keep_workdir, notes=notes, mounts=mounts,
+        python=_python(bundle.python, settings, where, executor),
+    )
 
 
 def _python(lock: dict | None, settings: JobsSettings, where, executor: Executor) -> dict | None:

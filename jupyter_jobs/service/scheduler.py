@@ -1,36 +1,27 @@
 """The queue: FIFO per executor, started when the executor's CPUs, memory and GPU slots allow.
 
 Starting a run is a claim, a conditional UPDATE (QUEUED -> PREPARING), so two processes or servers
-sharing one database never start the same run twice; a file lock keeps processes on one host from
-over-committing the same capacity.
+sharing one database never start the same run twice; the index's dispatch lock (`locks.py`) keeps
+dispatchers, on one host or several, from over-committing the same capacity.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ..executors import Executor
 from ..instances import InstanceType
 from ..procs import identity
 from .db import RunRow
+from .launch import new_claim
+from .locks import index_lock
+from .transitions import Transition
 
 ACTIVE = ("PREPARING", "RUNNING")
-
-
-@contextmanager
-def file_lock(path: Path):
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Usage:
@@ -66,6 +57,10 @@ class Scheduler:
         """A marker per queued run lets a finishing runner see, without a database, that work waits."""
         (self.queue_dir / run_id).touch()
 
+    def has_waiting(self) -> bool:
+        """Whether a queued run's marker is there (a cheap look, no database)."""
+        return any(os.scandir(self.queue_dir))
+
     def request(self, instance: InstanceType, executor: Executor) -> dict:
         """A type bigger than the executor takes all of it (and runs alone) rather than never."""
         return {"cpus": min(instance.cpus, executor.cpus), "memory_gb": min(instance.memory_gb, executor.memory_gb),
@@ -76,17 +71,22 @@ class Scheduler:
         svc = self.service
         started: list[str] = []
         claimed = []
-        with file_lock(Path(self.settings.data_dir) / ".dispatch.lock"):
-            with svc.Session() as session:
-                queued = session.scalars(select(RunRow).where(RunRow.status == "QUEUED")
-                                         .order_by(RunRow.created_at, RunRow.id)).all()
+        # Settle the active runs first, outside the lock: a run that ended frees its capacity, and what
+        # follows from it (a retry) is admitted before the lock is taken, never under it.
+        svc.settle_active()
+        with index_lock(svc.engine, "dispatch"):
+            with svc.index.Session() as session:
+                # Servers with data dirs of their own share the index (and capacity) but each starts its own runs.
+                queued = session.scalars(select(RunRow).where(
+                    RunRow.status == "QUEUED", RunRow.run_dir.startswith(f"{svc.runs_dir}{os.sep}", autoescape=True))
+                    .order_by(RunRow.created_at, RunRow.id)).all()
                 if not queued:
                     return started
                 active = session.scalars(select(RunRow).where(RunRow.status.in_(ACTIVE))).all()
-            usage = Usage([row for row in map(svc._refresh, active) if row.status in ACTIVE])
+            usage = Usage(active)
             blocked: set[str] = set()
             for row in queued:
-                executor = svc._known_executor(row.executor)
+                executor = svc.registry.find(row.executor)
                 if executor is None or row.executor in blocked:
                     continue  # another server may own that executor; FIFO: nothing passes a blocked head
                 if not self._within_limits(row, usage):
@@ -95,7 +95,9 @@ class Scheduler:
                 if resources is None:
                     blocked.add(row.executor)
                     continue
-                if self._claim(row.id, resources):
+                claim = new_claim(identity())
+                if self._claim(row.id, resources, claim):
+                    row.status, row.resources, row.claimed_by = "PREPARING", resources, claim
                     usage.add(row, resources)
                     claimed.append((row, executor, resources))
                     started.append(row.id)
@@ -124,24 +126,14 @@ class Scheduler:
             return None
         return {**want, "gpus": free_gpus[: want["gpus"]]}
 
-    def _claim(self, run_id: str, resources: dict) -> bool:
-        with self.service.Session() as session:
-            claimed = session.execute(
-                update(RunRow).where(RunRow.id == run_id, RunRow.status == "QUEUED")
-                .values(status="PREPARING", resources=resources, claimed_by=identity())
-            ).rowcount
-            session.commit()
-        return claimed == 1
+    def _claim(self, run_id: str, resources: dict, claim: dict | None = None) -> bool:
+        """QUEUED -> PREPARING with its resources and a claim naming this process (with a token the
+        start and an undo compare on); False when another dispatcher claimed it first."""
+        return self.service.index.apply(Transition(run_id, "QUEUED", {
+            "status": "PREPARING", "resources": resources, "claimed_by": claim or new_claim(identity())}))
 
     def _unmark(self, run_id: str) -> None:
         try:
             os.unlink(self.queue_dir / run_id)
         except FileNotFoundError:
             pass
-
-    def positions(self, executor: str) -> dict[str, int]:
-        """Queue position (1 = next) of each queued run of `executor`."""
-        with self.service.Session() as session:
-            ids = session.scalars(select(RunRow.id).where(RunRow.status == "QUEUED", RunRow.executor == executor)
-                                  .order_by(RunRow.created_at, RunRow.id)).all()
-        return {run_id: i + 1 for i, run_id in enumerate(ids)}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
+from ..runner.protocol import FINAL_STATUSES, EventType, Status, is_executed_notebook
 from ..spec.bundle import Bundle, BundleInput
-from ..spec.models import JobSpec
-
-Status = Literal["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST"]
+from ..spec.models import CommandText, EnvName, JobSpec, no_control_chars
 
 
 class Origin(BaseModel):
@@ -33,7 +32,7 @@ class SubmitRequest(BaseModel):
     executor: str | None = None
     parent_id: str | None = None
     #: A retried submit with the same key returns the first run instead of starting another.
-    idempotency_key: str | None = Field(default=None, max_length=128)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class ForkRequest(BaseModel):
@@ -41,17 +40,17 @@ class ForkRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    args: dict[str, str] = Field(default_factory=dict)
-    env_vars: dict[str, str] = Field(default_factory=dict)
+    args: dict[str, CommandText] = Field(default_factory=dict)
+    env_vars: dict[EnvName, CommandText] = Field(default_factory=dict)
     #: Variable name -> the new input (already uploaded), or output path.
     inputs: dict[str, BundleInput] = Field(default_factory=dict)
-    outputs: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, Annotated[str, AfterValidator(no_control_chars)]] = Field(default_factory=dict)
     #: A notebook run's parameters to change (the others keep the parent run's values).
     parameters: dict[str, Any] = Field(default_factory=dict)
     instance_type: str | None = None
     name: str | None = None
     desc: str | None = None
-    idempotency_key: str | None = Field(default=None, max_length=128)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class OutputFile(BaseModel):
@@ -65,6 +64,11 @@ class OutputEntry(BaseModel):
     missing: bool = False
     is_dir: bool = False
     files: list[OutputFile] = Field(default_factory=list)
+
+    @computed_field(description="The executed notebook of a notebook job (runner/protocol.py's location).")
+    @property
+    def executed_notebook(self) -> bool:
+        return is_executed_notebook(self.src)
 
 
 class Run(BaseModel):
@@ -95,7 +99,7 @@ class Run(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.status in ("SUCCEEDED", "FAILED", "CANCELLED", "LOST")
+        return self.status in FINAL_STATUSES
 
     @property
     def duration(self) -> float | None:
@@ -107,9 +111,18 @@ class Run(BaseModel):
 
 
 class Event(BaseModel):
-    """One line of a run's events.jsonl: a status change, a log chunk, progress, or the result."""
+    """One line of a run's events.jsonl (`runner/protocol.py`): a status change, a log chunk, progress,
+    a display frame (its FRAME_FIELDS) or the result. Which fields are set depends on `type`."""
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
+    type: EventType
     t: float
+    stream: str | None = Field(default=None, description="log: stdout, stderr or system")
+    text: str | None = Field(default=None, description="log")
+    status: Status | None = Field(default=None, description="status, result")
+    started_at: float | None = Field(default=None, description="status RUNNING")
+    progress: float | None = Field(default=None, description="progress: 0-100")
+    message: str | None = Field(default=None, description="progress")
+    exit_code: int | None = Field(default=None, description="result")
+    error: str | None = Field(default=None, description="result")

@@ -5,27 +5,32 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from .models import FileRef
+from .models import FileRef, RelativePath, no_control_chars
+
+#: A blob's name in the store: its content's sha256, lowercase hex (never a path).
+SHA256 = r"^[0-9a-f]{64}$"
+Sha256 = Annotated[str, StringConstraints(pattern=SHA256)]
 
 
 class BundleFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: Relative to the input's own root ("" when the input is a single file).
-    path: str = ""
-    sha256: str | None = None  # None for a directory entry (kept so empty folders survive)
-    size: int = 0
-    mode: int = 0o644
+    path: RelativePath = ""
+    sha256: Sha256 | None = None  # None for a directory entry (kept so empty folders survive)
+    size: int = Field(default=0, ge=0)
+    mode: int = Field(default=0o644, ge=0, le=0o7777)
 
 
 class BundleInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: The input as the spec names it (`FileRef.path`).
-    ref: str
+    ref: Annotated[str, AfterValidator(no_control_chars)]
     is_dir: bool = False
     files: list[BundleFile] = Field(default_factory=list)
 

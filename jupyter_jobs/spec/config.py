@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .models import (
+    ENV_NAME,
     RESERVED_VARS,
     SIGNALS,
     VAR_NAME,
@@ -36,7 +37,6 @@ from .units import parse_duration, parse_size
 from .yamlnodes import Node, parse
 
 MAX_ENTRIES = 100
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAR_REF = re.compile(r"\$\{([^}]*)\}")
 _KNOWN_FLAGS = ("attach-project-disk",)
 _TOP_KEYS = (
@@ -98,6 +98,11 @@ def parse_config(
         exc.source = exc.source or source
         raise
     return LoadedConfig(spec, reader.base_dir or Path.cwd(), source, reader.warnings, reader.lines)
+
+
+def _message(error: dict) -> str:
+    """A pydantic error's text without its "Value error, " prefix."""
+    return error["msg"].removeprefix("Value error, ")
 
 
 def suggest(word: str, choices) -> str | None:
@@ -181,7 +186,17 @@ class _Reader:
         except ValidationError as exc:  # the readers above check shapes; this is the last net
             first = exc.errors()[0]
             key = ".".join(str(p) for p in first["loc"]).replace("_", "-")
-            raise ConfigError(first["msg"], key=key, line=self.lines.get(key.split(".")[0])) from None
+            raise ConfigError(_message(first), key=key, line=self.lines.get(key.split(".")[0])) from None
+
+    @staticmethod
+    def model(cls, at: Node, fields: dict[str, Node] | None = None, **values):
+        """`cls(**values)`, a refusal by the model named at the node of the field it is about (else `at`)."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            node = (fields or {}).get(str(first["loc"][0]) if first["loc"] else "", at)
+            raise node.error(_message(first)) from None
 
     def _keys(self, node: Node, known, prefix: str) -> dict[str, Node]:
         """A mapping's children, warning (with a suggestion) about keys we do not know."""
@@ -222,6 +237,9 @@ class _Reader:
                                  hint="add `flags: [attach-project-disk]`")
             known = ", ".join(sorted(declared)) or "none"
             hint = suggest(name, declared) or f"declared variables: {known}"
+            if not VAR_NAME.match(name):  # e.g. a `${` never closed on its line: quote it, keep one line
+                raise node.error(f"has {('${' + name + '}')[:60]!r}, which is not a variable reference",
+                                 hint="a variable is ${NAME}: 1-50 letters, digits, `-` or `_`")
             raise node.error(f"uses an undeclared variable ${{{name}}}", hint=hint)
 
     def var_name(self, node: Node) -> str:
@@ -253,8 +271,7 @@ class _Reader:
             path_node, var = self.file_entry(entry)
             path = path_node.string("a path")
             self.lines[path_node.key] = path_node.line  # capture_inputs names the entry's line
-            self.check_path(path_node, path, var, section)
-            refs.append((FileRef(path=path, var=var), path_node))
+            refs.append((self.check_path(path_node, path, var, section), path_node))
         self.check_overlaps(refs)
         return [ref for ref, _ in refs]
 
@@ -275,7 +292,7 @@ class _Reader:
             return path_node, self.var_name(inner["var"])
         return path_node, self.var_name(value)
 
-    def check_path(self, node: Node, path: str, var: str | None, section: str) -> None:
+    def check_path(self, node: Node, path: str, var: str | None, section: str) -> FileRef:
         if not path.strip():
             raise node.error("has an empty path")
         absolute = os.path.isabs(path)
@@ -285,11 +302,13 @@ class _Reader:
         if not var and posixpath.normpath(path).split("/")[0] == "..":
             raise node.error(f"path {path!r} climbs out of the config's folder with `..`",
                              hint=f"bind it to a variable: `- {path}: {{var: NAME}}`")
+        ref = self.model(FileRef, node, path=path, var=var)  # control characters: before the disk is asked
         if section == "inputs" and self.base_dir is not None:
             full = Path(path) if absolute else self.base_dir / path
             if not full.exists():
                 raise node.error(f"input {path!r} does not exist (looked in {full.parent})",
                                  hint="inputs must exist when the job is submitted")
+        return ref
 
     def check_overlaps(self, refs: list[tuple[FileRef, Node]]) -> None:
         seen: list[tuple[str, Node]] = []
@@ -324,7 +343,7 @@ class _Reader:
                                         f"{self.var_lines[rid]})",
                                         hint="variable names must be unique across the config")
                 self.var_lines[rid] = id_node.line
-            out.append(ResourceRef(id=rid, var=var))
+            out.append(self.model(ResourceRef, id_node, id=rid, var=var))
         return out
 
     # -- env --------------------------------------------------------------------------------------
@@ -359,7 +378,7 @@ class _Reader:
                     raise entry.error("must be NAME or NAME: VALUE")
         out = {}
         for name, value, where in pairs:
-            if not _ENV_NAME.match(name):
+            if not ENV_NAME.match(name):
                 raise where.error(f"{name!r} is not a valid environment variable name")
             if value is None:
                 if name not in self.environ:
@@ -533,7 +552,7 @@ class _Reader:
             for required in ("name", "var"):
                 if required not in keys:
                     raise entry.error(f"needs `{required}`")
-            ds = OutputDataset(name=keys["name"].string(), var=self.var_name(keys["var"]))
+            ds = self.model(OutputDataset, entry, keys, name=keys["name"].string(), var=self.var_name(keys["var"]))
             if "description" in keys:
                 ds.description = keys["description"].string()
             if "size" in keys:

@@ -6,17 +6,70 @@ DataSphere-compatible YAML form lives in `spec.config` (read) and `spec.writer` 
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 #: Variable names: 1-50 letters, digits, `-` and `_` (the reference's intended set).
 VAR_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$")
 #: Names the platform defines itself; a config may not declare them.
 RESERVED_VARS = frozenset({"DS_PROJECT_HOME", "JOB_PROGRESS_FILENAME"})
 SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")
 DEFAULT_INSTANCE_TYPE = "c1.4"
+
+
+# -- the checks every path and name that crosses a trust boundary goes through ---------------------------------
+def no_control_chars(text: str) -> str:
+    """Refuse NUL, newlines and other control characters: they truncate or split paths and log lines."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc":
+            raise ValueError(f"{text[:80]!r} contains a control character ({ch!r})")
+    return text
+
+
+def climbs_out(path: str) -> bool:
+    """True for an absolute path or one that leaves its base folder through `..`."""
+    return path.startswith("/") or posixpath.normpath(path).split("/")[0] == ".."
+
+
+def relative_path(path: str) -> str:
+    """A normalised relative path below its base: no `/` first, no `..`, `.` or empty parts, no control
+    characters ("" is allowed: the base itself)."""
+    no_control_chars(path)
+    if path and (path.startswith("/") or posixpath.normpath(path) != path or path in (".", "..")
+                 or ".." in path.split("/")):
+        raise ValueError(f"{path!r} is not a normalised relative path (no leading /, no `..`, `.` or `//`)")
+    return path
+
+
+def safe_name(name: str) -> str:
+    """A name that becomes one folder on the service's machine: no separators, no dot first."""
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"{name[:80]!r} is not a plain name: 1-100 letters, digits, `.`, `_` or `-`, "
+                         "not starting with `.`")
+    return name
+
+
+def no_nul(text: str) -> str:
+    """Refuse NUL: no command line, argument or environment value can carry one."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+#: Text that reaches a command line or an environment (commands, argument and variable values).
+CommandText = Annotated[str, AfterValidator(no_nul)]
+#: An environment variable's name.
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME.pattern)]
+#: A path relative to a folder the service owns (the work dir, an input's root).
+RelativePath = Annotated[str, AfterValidator(relative_path)]
+#: A `${VAR}` name.
+VarName = Annotated[str, StringConstraints(pattern=VAR_NAME.pattern)]
 
 
 class _Model(BaseModel):
@@ -26,15 +79,24 @@ class _Model(BaseModel):
 class FileRef(_Model):
     """An input or output: a path on the submitting side, optionally bound to a `${VAR}`."""
 
-    path: str
-    var: str | None = None
+    path: Annotated[str, AfterValidator(no_control_chars)]
+    var: VarName | None = None
+
+    @model_validator(mode="after")
+    def _stays_inside(self) -> FileRef:
+        """Outside the spec's folder (absolute, `..`) a file lands under `_inputs/VAR/`: it needs a VAR."""
+        if not self.path.strip():
+            raise ValueError("the path is empty")
+        if not self.var and climbs_out(self.path):
+            raise ValueError(f"path {self.path!r} is outside the spec's folder: it needs a variable")
+        return self
 
 
 class ResourceRef(_Model):
     """An S3 connector or dataset of the reference platform, by id, optionally bound to a `${VAR}`."""
 
-    id: str
-    var: str | None = None
+    id: Annotated[str, AfterValidator(no_control_chars)]
+    var: VarName | None = None
 
 
 class DockerImage(_Model):
@@ -72,7 +134,7 @@ class PythonEnv(_Model):
 
 
 class Env(_Model):
-    vars: dict[str, str] = Field(default_factory=dict)
+    vars: dict[EnvName, CommandText] = Field(default_factory=dict)
     docker: DockerImage | None = None
     python: PythonEnv | None = None
 
@@ -88,8 +150,9 @@ class GracefulShutdown(_Model):
 
 
 class OutputDataset(_Model):
-    name: str
-    var: str
+    #: Becomes a folder of the service's machine (`<data dir>/output-datasets/NAME`).
+    name: Annotated[str, AfterValidator(safe_name)]
+    var: VarName
     description: str | None = None
     size_gb: int | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -105,8 +168,8 @@ class JobSpec(_Model):
     name: str | None = None
     desc: str | None = None
     kind: Literal["command", "notebook", "cell"] = "command"
-    cmd: str = Field(min_length=1)
-    args: dict[str, str] = Field(default_factory=dict)
+    cmd: CommandText = Field(min_length=1)
+    args: dict[str, CommandText] = Field(default_factory=dict)
     inputs: list[FileRef] = Field(default_factory=list)
     outputs: list[FileRef] = Field(default_factory=list)
     s3_mounts: list[ResourceRef] = Field(default_factory=list)

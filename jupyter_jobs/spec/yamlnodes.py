@@ -17,6 +17,11 @@ try:  # the C composer is several times faster; fall back quietly where libyaml 
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
+#: A config is a few hundred values: more means aliases that repeat an anchor over and over (a
+#: "billion laughs"), which would grow to gigabytes if expanded. Nesting deeper than this is no config either.
+MAX_VALUES = 10_000
+MAX_DEPTH = 64
+
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
 
@@ -90,12 +95,49 @@ def parse(text: str, source: str | None = None) -> Node | None:
             f"YAML syntax error: {problem}", line=line, source=source,
             hint="check indentation and quoting on that line",
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, most control characters)
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise ConfigError(f"YAML does not allow the character {char!r} ({exc.reason})",
+                          line=text.count("\n", 0, exc.position) + 1, source=source,
+                          hint="remove it, or write it as an escape in a double-quoted string") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {exc}", source=source) from None
-    return None if root is None else _convert(root, "")
+        raise ConfigError(f"YAML error: {str(exc).splitlines()[0]}", source=source) from None
+    except RecursionError:  # the pure-Python composer (no libyaml) on very deep nesting
+        raise ConfigError(f"the YAML is nested more than {MAX_DEPTH} levels deep", source=source) from None
+    return None if root is None else _Converter(source).convert(root, "")
 
 
-def _convert(node: yaml.Node, key: str, line: int | None = None) -> Node:
+class _Converter:
+    """Turns the composed graph into a tree of Nodes, expanding aliases with a budget: an alias is the
+    very node its anchor names, so a node met again on its own path is a recursive alias."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.left = MAX_VALUES
+        self.path: set[int] = set()
+
+    def convert(self, node: yaml.Node, key: str, line: int | None = None) -> Node:
+        where = node.start_mark.line + 1
+        if id(node) in self.path:
+            raise ConfigError("an alias refers to the value that contains it (a recursive alias)", key=key or None,
+                              line=where, source=self.source, hint="an alias `*name` must not sit inside `&name`")
+        if len(self.path) >= MAX_DEPTH:
+            raise ConfigError(f"values are nested more than {MAX_DEPTH} levels deep", key=key or None,
+                              line=where, source=self.source)
+        self.left -= 1
+        if self.left < 0:
+            raise ConfigError(f"the config expands to more than {MAX_VALUES} values", key=key or None,
+                              line=where, source=self.source,
+                              hint="aliases (`*name`) repeat what their anchor (`&name`) holds: repeat less")
+        self.path.add(id(node))
+        try:
+            return _convert(node, key, line, self.convert)
+        finally:
+            self.path.discard(id(node))
+
+
+def _convert(node: yaml.Node, key: str, line: int | None, convert) -> Node:
+    """One node; its children go through `convert`."""
     line = line or node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         items, seen = [], {}
@@ -112,9 +154,9 @@ def _convert(node: yaml.Node, key: str, line: int | None = None) -> Node:
             seen[name] = k.start_mark.line + 1
             # A value is reported at its key's line: a block list or mapping starts on the line
             # below (`inputs:` then `- a`), and "`inputs` has 101 entries" should point at `inputs:`.
-            items.append((name, k.start_mark.line + 1, _convert(v, child_key, k.start_mark.line + 1)))
+            items.append((name, k.start_mark.line + 1, convert(v, child_key, k.start_mark.line + 1)))
         return Node("map", line, key, items=items, tag=node.tag)
     if isinstance(node, yaml.SequenceNode):
         return Node("seq", line, key,
-                    items=[_convert(v, f"{key}[{i}]") for i, v in enumerate(node.value)], tag=node.tag)
+                    items=[convert(v, f"{key}[{i}]") for i, v in enumerate(node.value)], tag=node.tag)
     return Node("scalar", line, key, text=node.value, tag=node.tag, style=node.style)

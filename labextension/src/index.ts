@@ -12,7 +12,7 @@ import { isFinished, JobsClient, Run } from './api/client';
 import { forkDialog, runNotebookDialog } from './dialogs';
 import { describeError, RunsModel } from './model';
 import { JobsPanel } from './panel';
-import { CommandIDs, NOTEBOOK_OUTPUT, SIDEBAR_ID } from './tokens';
+import { CommandIDs, SIDEBAR_ID } from './tokens';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -265,7 +265,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         try {
           const manifest = await client.outputs(id);
           const file = manifest.outputs
-            .filter(e => e.src.startsWith(NOTEBOOK_OUTPUT))
+            .filter(e => e.executed_notebook)
             .flatMap(e => e.files ?? [])
             .find(f => f.path.endsWith('.ipynb'));
           if (!file) {

@@ -25,11 +25,12 @@ import {
   OutputsManifest,
   Run,
   RunEnvironment,
+  RunEvent,
   STATUSES
 } from './api/client';
 import { ago, basename, bytes, duration, runLabel, timestamp } from './format';
 import { describeError, IProblem, RunsModel, StatusFilter } from './model';
-import { CommandIDs, NOTEBOOK_OUTPUT } from './tokens';
+import { CommandIDs } from './tokens';
 
 export const ROW_HEIGHT = 46;
 const OVERSCAN = 8;
@@ -260,19 +261,19 @@ function useLogs(client: JobsClient, run: Run, onEnd: () => void): ILogState {
     };
     const source = new EventSource(client.eventsUrl(run.id), { withCredentials: true });
     source.onmessage = ev => {
-      let event: any;
+      let event: RunEvent;
       try {
-        event = JSON.parse(ev.data);
+        event = JSON.parse(ev.data) as RunEvent;
       } catch {
         return;
       }
       if (event.type === 'log') {
-        text += event.stream === 'stderr' ? event.text : event.text;
+        text += event.text ?? '';
         if (text.length > MAX_LOG_CHARS) {
           text = '…\n' + text.slice(text.length - MAX_LOG_CHARS);
         }
       } else if (event.type === 'status') {
-        status = event.status;
+        status = event.status ?? status;
       } else if (event.type === 'progress') {
         progress = `${Math.round(event.progress ?? 0)}% ${event.message ?? ''}`.trim();
       } else if (event.type === 'result') {
@@ -325,7 +326,7 @@ function RunDetails(props: { run: Run; model: RunsModel; commands: CommandRegist
     void commands.execute(id, { id: run.id, ...args });
   };
   const files = (outputs?.outputs ?? []).flatMap(entry => (entry.files ?? []).map(f => ({ ...f, entry })));
-  const executed = files.find(f => f.entry.src.startsWith(NOTEBOOK_OUTPUT) && f.path.endsWith('.ipynb'));
+  const executed = files.find(f => f.entry.executed_notebook && f.path.endsWith('.ipynb'));
   const spec = run.spec as any;
   return (
     <div className="jp-JobsDetails" data-run-id={run.id} data-status={run.status}>

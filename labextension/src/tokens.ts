@@ -13,4 +13,3 @@ export namespace CommandIDs {
 }
 
 export const SIDEBAR_ID = 'jupyter-jobs-sidebar';
-export const NOTEBOOK_OUTPUT = '_outputs/OUTPUT_NOTEBOOK';

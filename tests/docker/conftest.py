@@ -63,9 +63,9 @@ def make_service(jobs_data_dir, test_image, docker_client):
     """JobsService instances on this test's data dir with the docker executor first."""
     from traitlets.config import Config
 
-    def make(**docker_options) -> JobsService:
+    def make(settings: dict | None = None, **docker_options) -> JobsService:
         config = Config({"DockerExecutor": {"default_image": test_image, **docker_options}})
-        settings = JobsSettings(data_dir=str(jobs_data_dir), executors=["docker"], config=config)
+        settings = JobsSettings(data_dir=str(jobs_data_dir), executors=["docker"], config=config, **(settings or {}))
         return JobsService(settings)
 
     yield make

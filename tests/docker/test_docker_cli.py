@@ -125,7 +125,7 @@ def test_python_auto_job_builds_its_env_in_the_image_once(tmp_path, test_image, 
     assert env_row.search(listed.stdout.split(f"Docker volume {ours[0]}")[1]), listed.stdout
     pruned = jobs("envs", "prune", cwd=tmp_path)
     assert pruned.returncode == 0, pruned.stderr
-    assert f"Docker volume {ours[0]}: evicted 1 environments" in pruned.stderr
+    assert f"Docker volume {ours[0]}: evicted 1 environment" in pruned.stderr
     assert not env_row.search(jobs("envs", "list", cwd=tmp_path).stdout.split(f"Docker volume {ours[0]}")[1])
 
 

@@ -33,9 +33,7 @@ def read_cgroup_limits(text: str) -> tuple[float, int]:
 def test_cpu_and_memory_limits_come_from_the_instance_type(make_service, tmp_path):
     types = tmp_path / "types.yaml"
     types.write_text("tiny: {cpus: 0.5, memory_gb: 0.25}\n")
-    service = make_service()
-    service.settings.instance_types_file = str(types)
-    service.catalogue = service.catalogue.load(str(types))
+    service = make_service(settings={"instance_types_file": str(types)})
     cmd = ("if [ -f /sys/fs/cgroup/cpu.max ]; then "
            "echo cpu.max=$(tr ' ' , < /sys/fs/cgroup/cpu.max) memory.max=$(cat /sys/fs/cgroup/memory.max); "
            "else echo quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) "

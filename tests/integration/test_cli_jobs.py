@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_jobs.client import connect
+from jupyter_jobs.connect import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SCRIPT = Path(sys.executable).with_name("jupyter-jobs")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "jupyter_jobs.cli"]
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "LOST"}
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -68,7 +67,7 @@ def wait_final(run_id: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.get(run_id)
-        if run.status in FINAL:
+        if run.finished:
             return run.model_dump(mode="json")
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} still {run.status} after {timeout}s")
@@ -112,7 +111,7 @@ def test_seed_plain_bash_run_sh(example):
     proc = ok("execute", "-c", "config.yaml", cwd=folder)
     assert "Linux" in proc.stdout  # uname -a
     assert "run.sh" in proc.stdout  # ls -la of the job's work dir
-    assert "uploading" in proc.stderr or "uploaded 1 files" in proc.stderr
+    assert "uploading" in proc.stderr or "uploaded 1 file (" in proc.stderr
     assert re.search(r"job \w+ SUCCEEDED", proc.stderr)
 
 
@@ -433,7 +432,7 @@ def test_set_data_ttl_and_cleanup(tmp_path):
     ok("set-data-ttl", "--id", dropped, "--days", "0")
     assert get_json(kept)["expires_at"] is None
     proc = ok("cleanup")
-    assert "deleted the data of 1 expired runs" in proc.stderr
+    assert "deleted the data of 1 expired run;" in proc.stderr
     assert get_json(dropped)["data_deleted"] is True
     assert get_json(kept)["data_deleted"] is False
     ok("download-files", "--id", kept, "--output-dir", "kept", cwd=tmp_path)
@@ -456,7 +455,7 @@ def test_unchanged_inputs_are_not_uploaded_again(tmp_path):
     assert "nothing to upload" in third.stderr
     (tmp_path / "data" / "b.txt").write_text("B")
     fourth = ok("execute", "-c", "config.yaml", cwd=tmp_path)
-    assert "uploaded 1 files" in fourth.stderr and fourth.stdout == "B"
+    assert "uploaded 1 file (" in fourth.stderr and fourth.stdout == "B"
 
 
 def test_missing_output_is_reported_not_fatal(tmp_path):
@@ -559,9 +558,9 @@ def test_200_async_jobs_all_finish_none_lost_or_duplicated(tmp_path, jobs_data_d
     deadline = time.monotonic() + 120
     while True:
         runs = client.list(limit=1000)
-        if len(runs) == count and all(r.status in FINAL for r in runs):
+        if len(runs) == count and all(r.finished for r in runs):
             break
-        assert time.monotonic() < deadline, f"{sum(r.status not in FINAL for r in runs)} of {len(runs)} not done"
+        assert time.monotonic() < deadline, f"{sum(not r.finished for r in runs)} of {len(runs)} not done"
         time.sleep(0.5)
     listed = json.loads(ok("list", "--format", "json", "--limit", "1000").stdout)
     assert sorted(r["id"] for r in listed) == sorted(ids)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import kill_runner_and_job
 
 from jupyter_jobs.remote import RemoteClient
 from jupyter_jobs.service.schemas import SubmitRequest
@@ -93,9 +94,7 @@ def test_hard_restart_loses_nothing(server_config, tmp_path, jobs_data_dir):
         server.wait()
         # While the server is down: the short run ends, the doomed run's runner and job vanish.
         run_dir = jobs_data_dir / "runs" / doomed
-        runner_pid = int((run_dir / "runner.pid").read_text())
-        os.kill(runner_pid, signal.SIGKILL)
-        subprocess.run(["pkill", "-f", "sleep 30.5"], check=False)
+        kill_runner_and_job(int((run_dir / "runner.pid").read_text()))
         deadline = time.monotonic() + 30
         while not (jobs_data_dir / "runs" / short / "result.json").exists():
             assert time.monotonic() < deadline, "the short run never finished"

@@ -21,6 +21,13 @@ def shared_envs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("kernel-envs")
 
 
+@pytest.fixture
+def shared_env_dir(jobs_data_dir, shared_envs):
+    """This test's data dir uses the shared environment cache."""
+    (jobs_data_dir / "envs").symlink_to(shared_envs, target_is_directory=True)
+    return shared_envs
+
+
 @dataclass
 class Reply:
     status: str

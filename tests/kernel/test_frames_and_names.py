@@ -9,19 +9,15 @@ import json
 import pytest
 
 from jupyter_jobs.errors import JobsError
-from jupyter_jobs.notebook.build import load_parameters
+from jupyter_jobs.notebook.parameters import load_parameters
 from jupyter_jobs.notebook.variables import VariableError, choose, free_names, write_variables
-from jupyter_jobs.runner.display import MARKER, DisplayFrames
-from jupyter_jobs.runner.nbexec import MARKER as EXEC_MARKER
+from jupyter_jobs.runner.display import DisplayFrames
 from jupyter_jobs.runner.nbexec import load_value, save_value
+from jupyter_jobs.runner.protocol import DISPLAY_MARKER as MARKER
 
 
 def frame(**fields) -> str:
     return MARKER + json.dumps(fields) + "\n"
-
-
-def test_the_executor_and_the_runner_agree_on_the_marker():
-    assert EXEC_MARKER == MARKER
 
 
 def test_frames_are_cut_out_of_stdout_in_order_even_when_split_across_reads():
@@ -113,14 +109,15 @@ def test_too_large_variable_names_itself(tmp_path):
         write_variables(sent, tmp_path, 1000)
 
 
-def test_parameters_are_typed_like_yaml(tmp_path):
+def test_parameters_are_typed_like_papermill(tmp_path):
     (tmp_path / "p.yaml").write_text("a: 1\nb: text\n")
-    params = load_parameters([("a", "3"), ("c", "0.5"), ("d", "true"), ("e", "hello world")],
-                             [str(tmp_path / "p.yaml")])
-    assert params == {"a": 3, "b": "text", "c": 0.5, "d": True, "e": "hello world"}
+    params = load_parameters([("a", "3"), ("c", "0.5"), ("d", "True"), ("e", "hello world"), ("f", "yes"),
+                              ("g", "1e3"), ("h", "None")], [("r", "7")], [str(tmp_path / "p.yaml")])
+    assert params == {"a": 3, "b": "text", "c": 0.5, "d": True, "e": "hello world", "f": "yes", "g": 1000.0,
+                      "h": None, "r": "7"}
     (tmp_path / "bad.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(JobsError, match="mapping"):
-        load_parameters(None, [str(tmp_path / "bad.yaml")])
+        load_parameters(files=[str(tmp_path / "bad.yaml")])
 
 
 def _has(module: str) -> bool:

@@ -31,12 +31,6 @@ def make_notebook(folder: Path, name: str = "analysis.ipynb") -> Path:
     return path
 
 
-@pytest.fixture
-def shared_env_dir(jobs_data_dir, shared_envs):
-    (jobs_data_dir / "envs").symlink_to(shared_envs, target_is_directory=True)
-    return shared_envs
-
-
 def jobs(*args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, text=True, timeout=600)
 
@@ -109,6 +103,21 @@ def test_failing_notebook_comes_back_with_its_error(tmp_path, shared_env_dir):
     assert errors and errors[0]["ename"] == "AssertionError"
     run = json.loads(jobs("list", "--format", "json").stdout)[0]
     assert run["status"] == "FAILED" and "AssertionError" in run["error"]
+
+
+def test_python_api_runs_a_notebook_and_names_the_executed_one(tmp_path, shared_env_dir, monkeypatch):
+    from jupyter_jobs import Job, JobFailed
+
+    monkeypatch.setenv("JUPYTER_JOBS_URL", "embedded")
+    nb = make_notebook(tmp_path)
+    run = Job.from_notebook(nb, parameters={"alpha": 2, "label": "api"}, outputs=["done.txt"]).submit()
+    final = run.result()
+    executed = tmp_path / f"analysis-{run.id}.ipynb"
+    assert final.kind == "notebook" and executed in run.files and run.executed_notebook == executed
+    assert "label api alpha 2 int" in json.dumps(outputs_of(executed))
+    assert (tmp_path / "done.txt").read_text() == "ok"
+    with pytest.raises(JobFailed, match="alpha is too big: 9"):
+        Job.from_notebook(nb, parameters={"alpha": 9}).submit().result()
 
 
 def test_job_run_magic(kernel, client):

@@ -12,6 +12,8 @@ import pytest
 # `pytest_plugins`).
 from pytest_jupyter.jupyter_server import *  # noqa: E402,F403
 
+from jupyter_jobs.runner.protocol import FINAL_STATUSES
+
 
 @pytest.fixture
 def jobs_limits(request):
@@ -79,7 +81,7 @@ def wait_run(api):
         while time.monotonic() < deadline:
             code, run, _ = await api("runs", run_id)
             assert code == 200, run
-            if run["status"] in ("SUCCEEDED", "FAILED", "CANCELLED", "LOST"):
+            if run["status"] in FINAL_STATUSES:
                 return run
             await asyncio.sleep(0.1)
         raise AssertionError(f"run {run_id} did not finish: {run['status']}")

@@ -311,7 +311,10 @@ async def test_blob_over_the_size_limit_is_413(api, jobs_data_dir, jobs_limits):
     assert code == 404
     code, config, _ = await api("config")
     assert config["limits"]["max_file_size"] == 1000
-    await asyncio.sleep(0.1)
+    for _ in range(100):  # the refused upload's temp file is removed after the answer
+        if not any((jobs_data_dir / "blobs" / "tmp").iterdir()):
+            break
+        await asyncio.sleep(0.05)
     assert not any((jobs_data_dir / "blobs" / "tmp").iterdir())
 
 

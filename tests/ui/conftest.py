@@ -16,7 +16,13 @@ import pytest
 from helpers import require_in_ci
 from uilab import BUILT, CHROMIUM, CHROMIUM_ARGS, RESULTS, Lab, free_port, write_lab_config
 
-pytestmark = pytest.mark.slow
+
+def pytest_collection_modifyitems(items):
+    """Every UI test is slow (a `pytestmark` in a conftest marks nothing, so mark them here)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -206,7 +206,7 @@ def insert_finished_runs(data_dir, count: int) -> None:
             finished_at=created + 30 + i % 50, exit_code=0, error=None, spec=spec.model_dump(mode="json"),
             bundle={}, origin={"source": f"/home/me/project/job-{i % 7}/config.yaml"}, handle={}, outputs=[],
             notes=[], run_dir=str(run_dir), data_deleted=False, attempt=1, expires_at=None))
-    with service.Session() as session:
+    with service.index.Session() as session:
         session.add_all(rows)
         session.commit()
     service.engine.dispose()
@@ -270,7 +270,7 @@ def test_two_thousand_runs_render_and_scroll(start_lab, page, jobs_data_dir):
 
 @pytest.mark.parametrize("unused", [None])
 def test_openapi_types_are_up_to_date(unused):
-    """labextension/src/api/openapi.json is the route table's document now (schema.d.ts: `jlpm check:api`)."""
+    """labextension/src/api/openapi.json is the route table's document now (schema.ts: `jlpm check:api`)."""
     import json
     from pathlib import Path
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from faulty_executor import FaultyExecutor
+from helpers import wait_finished as wait
 
 from jupyter_jobs.executors.local import LocalExecutor
 from jupyter_jobs.service.schemas import SubmitRequest
@@ -20,16 +21,6 @@ from jupyter_jobs.spec.models import FileRef, JobSpec
 def service_with(data_dir, fail_at: str, embedded: bool = True) -> JobsService:
     settings = JobsSettings(data_dir=str(data_dir))
     return JobsService(settings, executors=[FaultyExecutor(fail_at), LocalExecutor(cpus=64)], embedded=embedded)
-
-
-def wait(service: JobsService, run_id: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = service.get(run_id)
-        if run.finished:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"{run_id} still {run.status}")
 
 
 def test_start_failure_fails_the_run_with_the_reason(jobs_data_dir):
@@ -95,7 +86,8 @@ def test_a_start_cut_short_by_a_killed_process_is_undone(jobs_data_dir, runner_l
     """A CLI killed (-9) while starting a run (a long image pull, say) leaves a claim with no runner.
     The next look queues the run again, or calls it LOST if a runner may have started (never twice)."""
     claimer = subprocess.Popen([sys.executable, "-c", CLAIMER, str(jobs_data_dir), str(Path(__file__).parents[1])])
-    service = service_with(jobs_data_dir, "none")  # the same executor name, starting normally here
+    # the same executor name, starting normally here; not embedded, so its looks never dispatch themselves
+    service = service_with(jobs_data_dir, "none", embedded=False)
     deadline = time.monotonic() + 60
     while not (runs := [r for r in service.list() if r.status == "PREPARING"]):
         assert time.monotonic() < deadline and claimer.poll() is None, "the claimer never claimed its run"
@@ -111,6 +103,6 @@ def test_a_start_cut_short_by_a_killed_process_is_undone(jobs_data_dir, runner_l
         assert run.status == "LOST" and "before it recorded the runner" in run.error
         return
     assert run.status == "QUEUED" and "cut short" in run.notes[-1]
-    assert service.scheduler.dispatch() == [run_id]
+    assert service.dispatch() == [run_id]
     assert wait(service, run_id).status == "SUCCEEDED"
-    assert service.logs(run_id, "stdout") == "again\n"
+    assert service.logs(run_id, "stdout") == "again\n"  # started once

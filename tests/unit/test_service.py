@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from jupyter_jobs.errors import SubmitError
 from jupyter_jobs.service.db import SCHEMA_REVISION
@@ -36,6 +36,22 @@ def wait_final(service: JobsService, run_ids: list[str], timeout: float = 60) ->
             return runs
         time.sleep(0.1)
     raise AssertionError(f"runs not finished: {[(i, runs[i].status) for i in run_ids]}")
+
+
+def runner_and_job(run_dir: Path, timeout: float = 30) -> tuple[int, int]:
+    """The pid of a run's runner (from its pid file) and of its job (the runner's child, which leads
+    the job's process group), once both exist."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            runner = int((run_dir / "runner.pid").read_text())
+            children = Path(f"/proc/{runner}/task/{runner}/children").read_text().split()
+            if children and os.getpgid(int(children[0])) == int(children[0]):  # it leads its group now
+                return runner, int(children[0])
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError(f"no runner with a job in {run_dir}")
 
 
 def test_schema_revision_is_alembics_head():
@@ -73,8 +89,8 @@ def test_migrations_upgrade_an_old_database(jobs_data_dir):
 
 def test_run_ids_sort_by_creation_time():
     first = new_run_id()
-    time.sleep(0.002)
-    assert new_run_id() > first
+    later = wait_for(lambda: (i := new_run_id())[:8] != first[:8] and i, message="the next millisecond")
+    assert later > first
 
 
 def test_gpu_slots_are_never_shared_and_queue_in_order(jobs_data_dir):
@@ -159,9 +175,9 @@ def test_a_vanished_runner_becomes_lost_and_a_finished_one_keeps_its_result(jobs
     service = make_service(jobs_data_dir, local_cpus=64)
     lost = submit(service, "sleep 31.5")
     done = submit(service, "echo done")
-    time.sleep(0.5)
-    os.kill(service._row(lost).handle["pid"], signal.SIGKILL)  # the runner dies without a result
-    subprocess.run(["pkill", "-f", "sleep 31.5"], check=False)
+    runner, job = runner_and_job(service.run_dir(lost))
+    os.kill(runner, signal.SIGKILL)  # the runner dies without a result
+    os.killpg(job, signal.SIGKILL)
     fresh = make_service(jobs_data_dir, local_cpus=64)  # a restarted service reconciles
     fresh.reconcile()
     runs = wait_final(fresh, [lost, done])

@@ -1,11 +1,13 @@
 /**
- * A typed client of the jobs REST API. Every type here comes from `schema.d.ts`, which is GENERATED from
- * the server's route table (`jlpm build:api`; `jlpm check:api` fails when it is stale) - none is written
- * by hand.
+ * A typed client of the jobs REST API. Every type here, and the status and event type values, come from
+ * `schema.ts`, which is GENERATED from the server's route table and models (`jlpm build:api`; `jlpm
+ * check:api` fails when it is stale), whose statuses and event types are runner/protocol.py's - none is
+ * written by hand.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { finalStatusValues, statusValues } from './schema';
 import type { components, paths } from './schema';
 
 type Schemas = components['schemas'];
@@ -25,21 +27,16 @@ export type NotebookRunRequest = Schemas['NotebookRunRequest'];
 export type ExportedFile = Schemas['ExportedFile'];
 export type RunEnvironment = Schemas['RunEnvironment'];
 export type ErrorBody = Schemas['ErrorBody'];
+/** One line of a run's events.jsonl, as `/jobs/runs/{id}/events` streams it. */
+export type RunEvent = Schemas['Event'];
+export type EventType = Schemas['EventType'];
 
 /** The query parameters of `GET /jobs/runs`, from the generated document. */
 export type ListQuery = NonNullable<paths['/jobs/runs']['get']['parameters']['query']>;
 
-export const FINISHED: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST']);
-export const ACTIVE: readonly RunStatus[] = ['QUEUED', 'PREPARING', 'RUNNING'];
-export const STATUSES: readonly RunStatus[] = [
-  'QUEUED',
-  'PREPARING',
-  'RUNNING',
-  'SUCCEEDED',
-  'FAILED',
-  'CANCELLED',
-  'LOST'
-];
+export const STATUSES: readonly RunStatus[] = statusValues;
+export const FINISHED: ReadonlySet<string> = new Set(finalStatusValues);
+export const ACTIVE: readonly RunStatus[] = STATUSES.filter(status => !FINISHED.has(status));
 
 export function isFinished(run: Pick<Run, 'status'>): boolean {
   return FINISHED.has(run.status);

@@ -522,6 +522,71 @@ export interface components {
             }[] | null;
         };
         /**
+         * Event
+         * @description One line of a run's events.jsonl (`runner/protocol.py`): a status change, a log chunk, progress,
+         *     a display frame (its FRAME_FIELDS) or the result. Which fields are set depends on `type`.
+         */
+        Event: {
+            type: components["schemas"]["EventType"];
+            /** T */
+            t: number;
+            /**
+             * Stream
+             * @description log: stdout, stderr or system
+             * @default null
+             */
+            stream?: string | null;
+            /**
+             * Text
+             * @description log
+             * @default null
+             */
+            text?: string | null;
+            /**
+             * @description status, result
+             * @default null
+             */
+            status?: components["schemas"]["Status"] | null;
+            /**
+             * Started At
+             * @description status RUNNING
+             * @default null
+             */
+            started_at?: number | null;
+            /**
+             * Progress
+             * @description progress: 0-100
+             * @default null
+             */
+            progress?: number | null;
+            /**
+             * Message
+             * @description progress
+             * @default null
+             */
+            message?: string | null;
+            /**
+             * Exit Code
+             * @description result
+             * @default null
+             */
+            exit_code?: number | null;
+            /**
+             * Error
+             * @description result
+             * @default null
+             */
+            error?: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * EventType
+         * @description The `type` of one line of events.jsonl.
+         * @enum {string}
+         */
+        EventType: "status" | "log" | "progress" | "display" | "result";
+        /**
          * EventsPage
          * @description A range read of a run's events.jsonl: complete events after byte `offset`.
          */
@@ -545,6 +610,12 @@ export interface components {
              * @description True once the run has ended (no more events will come).
              */
             finished: boolean;
+            /**
+             * Skipped
+             * @description Malformed lines of events.jsonl passed over in this read.
+             * @default 0
+             */
+            skipped?: number;
         };
         /** ExecutorAvailability */
         ExecutorAvailability: {
@@ -914,6 +985,11 @@ export interface components {
             is_dir?: boolean;
             /** Files */
             files?: components["schemas"]["OutputFile"][];
+            /**
+             * Executed Notebook
+             * @description The executed notebook of a notebook job (runner/protocol.py's location).
+             */
+            readonly executed_notebook: boolean;
         };
         /** OutputFile */
         OutputFile: {
@@ -1014,11 +1090,7 @@ export interface components {
              * @default command
              */
             kind?: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "QUEUED" | "PREPARING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST";
+            status: components["schemas"]["Status"];
             /** Executor */
             executor: string;
             /** Instance Type */
@@ -1174,6 +1246,12 @@ export interface components {
             /** Connector */
             connector: string;
         };
+        /**
+         * Status
+         * @description A run's status; the runner writes PREPARING and RUNNING, `result.json` one of the final ones.
+         * @enum {string}
+         */
+        Status: "QUEUED" | "PREPARING" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST";
         /** SubmitRequest */
         SubmitRequest: {
             spec: components["schemas"]["JobSpec"];
@@ -1214,6 +1292,11 @@ export interface components {
             /** Size Gb */
             size_gb: number;
         };
+        /**
+         * @description The statuses a run ends in (runner/protocol.py FINAL_STATUSES).
+         * @enum {string}
+         */
+        FinalStatus: "SUCCEEDED" | "FAILED" | "CANCELLED" | "LOST";
     };
     responses: never;
     parameters: never;
@@ -1758,7 +1841,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description One line of events.jsonl (a JSON object). */
+                        data?: string;
+                        /** @description The byte offset to resume from. */
+                        id?: string;
+                        event?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description Unreadable request (malformed JSON, checksum mismatch) */
@@ -1937,7 +2027,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "*/*": string;
                 };
             };
             /** @description Unreadable request (malformed JSON, checksum mismatch) */
@@ -2737,3 +2827,17 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["status", "log", "progress", "display", "result"];
+export const gracefulShutdownSignalValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GracefulShutdown"]["signal"]> = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"];
+export const jobSpecKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobSpec"]["kind"]> = ["command", "notebook", "cell"];
+export const pythonEnvTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PythonEnv"]["type"]> = ["auto", "manual"];
+export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST"];
+export const finalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FinalStatus"]> = ["SUCCEEDED", "FAILED", "CANCELLED", "LOST"];
