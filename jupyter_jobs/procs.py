@@ -44,5 +44,5 @@ def is_alive(pid: int, started: int | None = None) -> bool:
 
 def is_gone(who: dict) -> bool:
     """True only when `who` (from `identity`) was on this host and no longer runs; another host's
-    process cannot be checked from here, so it never counts as gone."""
+    process cannot be checked from here, so it never counts as gone (a run's claim has a lease for that)."""
     return who.get("host") == socket.gethostname() and not is_alive(who["pid"], who.get("started"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Dict, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable
 
 GiB = 1 << 30
@@ -42,7 +42,17 @@ class JobsSettings(Configurable):
         config=True)
     env_cache_max_gb = Float(20.0, help="Size the cached Python environments may reach before the least "
                                         "recently used are evicted; 0 = no limit.").tag(config=True)
+    claim_lease_seconds = Float(60.0, help="How long a server's claim on a run it is starting holds without "
+                                           "renewal (renewed every third of it): a server sharing the index on "
+                                           "another host that dies mid-start has its run queued again (or LOST, "
+                                           "once a start was attempted) after this long.").tag(config=True)
     keep_workdir = Bool(False, help="Keep a run's work dir after it ends (debugging).").tag(config=True)
+
+    @validate("claim_lease_seconds")
+    def _positive_lease(self, proposal):
+        if proposal["value"] <= 0:
+            raise TraitError(f"c.JobsSettings.claim_lease_seconds: must be more than 0, not {proposal['value']}")
+        return proposal["value"]
 
     @default("data_dir")
     def _data_dir(self):

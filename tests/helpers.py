@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from jupyter_jobs.remote import RemoteClient
 
 
 def require_in_ci(reason: str) -> None:
@@ -59,6 +64,15 @@ def require_slurm() -> str:
     if ping.returncode or "UP" not in ping.stdout:
         require_in_ci(f"the Slurm controller of {conf} does not answer: {ping.stdout}{ping.stderr}")
     return conf
+
+
+def cancel_slurm_jobs_of(data_dir: Path) -> None:
+    """scancel the Slurm jobs a test left behind: those named after a run of its data dir."""
+    runs = {p.name for p in (data_dir / "runs").iterdir()} if (data_dir / "runs").is_dir() else set()
+    listed = subprocess.run(["squeue", "-h", "--me", "-o", "%i|%j"], capture_output=True, text=True).stdout
+    left = [job for job, name in (line.split("|") for line in listed.split()) if name in runs]
+    if left:
+        subprocess.run(["scancel", *left], capture_output=True)
 
 
 def submit(service, cmd: str, **spec) -> str:
@@ -112,3 +126,75 @@ def process_ended(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (bound and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class JupyterServer:
+    """A real Jupyter server with the jobs extension, in a process of its own on a fixed port, so that a
+    test can kill it -9 and start it again at the same address (`client` keeps working across restarts).
+
+    `settings` (e.g. {"JobsSettings": {...}, "RayExecutor": {...}}) go to this test's
+    jupyter_server_config.json (JUPYTER_CONFIG_DIR is per test); the server's root is `tmp_path/project`.
+    """
+
+    TOKEN = "restart-test-token"
+
+    def __init__(self, tmp_path: Path, settings: dict):
+        config_dir = Path(os.environ["JUPYTER_CONFIG_DIR"])
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "jupyter_server_config.json").write_text(json.dumps({
+            "ServerApp": {"jpserver_extensions": {"jupyter_jobs": True}}, **settings}))
+        self.root = tmp_path / "project"
+        self.root.mkdir()
+        self.port = free_port()
+        self.log = tmp_path / "server.log"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client = RemoteClient(self.url, self.TOKEN)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+             f"--IdentityProvider.token={self.TOKEN}", f"--ServerApp.root_dir={self.root}",
+             "--ServerApp.port_retries=0", "--allow-root"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        probe = RemoteClient(self.url, self.TOKEN)  # a new one: a client keeps the config it has read
+
+        def answers() -> bool:
+            try:
+                probe.server_config()
+                return True
+            except Exception:  # noqa: BLE001 - not listening yet
+                assert self.proc.poll() is None, "the server exited"
+                return False
+
+        try:
+            wait_for(answers, timeout=60, message="the server answering", interval=0.2)
+        except AssertionError as exc:
+            self.stop()
+            raise AssertionError(f"{exc}; its log ends:\n{self.log.read_text()[-2000:]}") from None
+
+    def kill_hard(self) -> None:
+        """SIGKILL: no shutdown hook runs."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> JupyterServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

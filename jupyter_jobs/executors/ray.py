@@ -5,8 +5,11 @@ is the runner, shipped as one zipapp file (`shipping.py`).
     entrypoint      = `exec python3 <data dir>/runner/jupyter-jobs-runner-*.pyz --supervised <run dir>`
     resources       = the instance type's CPUs, memory and GPUs (and accelerator kind when the cluster
                       labels its GPUs), as far as the cluster has them
-    events, outputs = written by the runner into the run dir on a file system the nodes share with the
-                      service (`c.RayExecutor.path_map`; identity for a head on this machine)
+    events, outputs = transport "shared-fs" (default): written by the runner into the run dir on a file
+                      system the nodes share with the service (`c.RayExecutor.path_map`; identity for a
+                      head on this machine); transport "relay": no shared disk, the runner's run dir is
+                      node-local and its events and outputs come back through the Ray job's log
+                      (`ray_relay.py`, read at every liveness check)
 
 Cancel: the runner polls cancel.json, so the spec's graceful signal (or SIGKILL, for a hard cancel)
 reaches the job once (Ray's `stop_job` would SIGTERM every process of the job, the runner too);
@@ -20,17 +23,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import threading
 import time
 from functools import cached_property
 from pathlib import Path
 
-from traitlets import Unicode, default
+from traitlets import Enum, Float, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..errors import ExecutorError, JobsError
 from ..instances import Catalogue, InstanceType
 from ..runner import layout, protocol
+from . import ray_relay
 from .base import Executor, ExecutorMeta, Launch, Liveness
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
@@ -57,10 +62,35 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
                                     "token, sent as `Authorization: Bearer` (Ray's token authentication, or "
                                     "a proxy in front of the dashboard).").tag(config=True)
 
+    transport = Enum(["shared-fs", "relay"], "shared-fs", help=(
+        "How a job's events and outputs come back: 'shared-fs', the runner writes the run dir on a file "
+        "system the nodes share with this machine (path_map); 'relay', nothing is shared: the runner keeps "
+        "its run dir on the node and relays events and outputs through the Ray job's log (outputs up to "
+        "64 MiB; no datasets, project disk or env.python).")).tag(config=True)
+    node_dir = Unicode("/tmp/jupyter-jobs-relay", help="With transport 'relay': the node-local folder where "
+                                                     "runners keep their run dirs (removed when they end)."
+                       ).tag(config=True)
+    relay_interval = Float(1.0, help="With transport 'relay': seconds between two reads of a running job's "
+                                     "log (a finished job's is read at once).").tag(config=True)
+
     # -- configuration ------------------------------------------------------------------------------
     @default("address")
     def _address(self):
         return os.environ.get("RAY_ADDRESS", "")
+
+    @property
+    def relayed(self) -> bool:
+        return self.transport == "relay"
+
+    def map_path(self, path: Path) -> str:
+        """Relay: a run dir is the node's `node_dir`/RUN_ID; other paths stay this machine's (the staging
+        folder takes what the runner needs from them; path_map is not used)."""
+        if not self.relayed:
+            return super().map_path(path)
+        runs = self._data_dir / "runs"
+        if Path(path) == runs or runs in Path(path).parents:
+            return str(Path(self.node_dir, Path(path).relative_to(runs)))
+        return str(path)
 
     def engine_totals(self) -> tuple[float, float, int]:
         return self._cluster["CPU"], self._cluster["memory"] / GB, int(self._cluster["GPU"])
@@ -153,16 +183,25 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
         run_dir = Path(run_dir)
         launch = launch or Launch(run_id=run_dir.name, instance="?")
         zipapp = runner_zipapp(self._data_dir / "runner")
-        env_vars = self.hand_over_secrets(run_dir, env)  # never in runtime_env: Ray shows it to all
         plan = protocol.Plan.from_dict(layout.read_json(run_dir / protocol.PLAN))
+        staging = None
+        if self.relayed:  # the runner, plan, inputs and secrets go up as the job's working_dir
+            staging, env_vars = ray_relay.stage(self._data_dir, run_dir, zipapp, env)
+            argv = runner_command(self.python, zipapp.name, ".", supervised=True, relay=True)
+            runtime_env = {"working_dir": str(staging)}
+            if plan.graceful.signal in ("SIGINT", "SIGTERM"):  # stop_job signals the job itself
+                env_vars["RAY_JOB_STOP_SIGNAL"] = plan.graceful.signal
+        else:
+            env_vars = self.hand_over_secrets(run_dir, env)  # never in runtime_env: Ray shows it to all
+            argv = runner_command(self.python, self.map_path(zipapp), self.map_path(run_dir), supervised=True)
+            runtime_env = {}
         # Ray's stop_job waits this long after its SIGTERM before SIGKILL (read by the job's supervisor).
         env_vars["RAY_JOB_STOP_WAIT_TIME_S"] = str(int(plan.graceful.timeout + _STOP_MARGIN))
-        argv = runner_command(self.python, self.map_path(zipapp), self.map_path(run_dir), supervised=True)
         said = f"submitted to the Ray cluster at {self._where} as Ray job {launch.run_id}"
         try:
             self.client.submit_job(
                 entrypoint="exec " + shlex.join(argv),  # exec: the supervisor is the runner's parent
-                submission_id=launch.run_id, runtime_env={"env_vars": env_vars},
+                submission_id=launch.run_id, runtime_env={**runtime_env, "env_vars": env_vars},
                 metadata={"jupyter-jobs.run-id": launch.run_id, "jupyter-jobs.instance": launch.instance},
                 **self._entrypoint_resources(launch))
         except RuntimeError as exc:
@@ -171,6 +210,9 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
             said = f"Ray job {launch.run_id} was submitted already (by a start cut short): adopted it"
         except OSError as exc:
             raise ExecutorError(f"cannot reach the Ray cluster at {self._where}: {_short(exc)}") from None
+        finally:
+            if staging is not None:  # uploaded (or refused): Ray keeps its own copy
+                shutil.rmtree(staging, ignore_errors=True)
         layout.append_system(run_dir, f"{said}: waiting for the Ray cluster to start it")
         return {"submission_id": launch.run_id, "address": self.address}
 
@@ -209,10 +251,32 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
             return Liveness.UNKNOWN
         except OSError:
             return Liveness.UNKNOWN  # unreachable is not dead
+        if self.relayed:
+            self._relay(info.submission_id, Path(run_dir), info.status.is_terminal())
         if not info.status.is_terminal():
             return Liveness.ALIVE
         self._explain_end(Path(run_dir), info)
         return Liveness.GONE
+
+    def _relay(self, sid: str, run_dir: Path, ended: bool) -> None:
+        """Apply what the runner relayed through the job's log since the last read (at most every
+        `relay_interval` s while it runs; all of it once it ended)."""
+        now = time.monotonic()
+        if not ended and now - self._relayed_at.get(sid, -self.relay_interval) < self.relay_interval:
+            return
+        self._relayed_at[sid] = now
+        try:
+            log = self.client.get_job_logs(sid)
+        except (OSError, RuntimeError) as exc:
+            self.log.warning("could not read the log of Ray job %s: %s", sid, _short(exc))
+            return
+        ray_relay.apply_log(run_dir, log)
+        if ended:
+            self._relayed_at.pop(sid, None)
+
+    @cached_property
+    def _relayed_at(self) -> dict[str, float]:
+        return {}
 
     def _explain_end(self, run_dir: Path, info) -> None:
         """The Ray job ended and its runner wrote no result (no python3 on the node, its supervisor or
@@ -235,7 +299,9 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
     def signal_cancel(self, handle: dict, run_dir: Path) -> bool:
         """The runner reads cancel.json itself (it polls it), so the job gets the graceful signal once, or
         SIGKILL for a hard cancel: Ray's stop_job would SIGTERM every process of the job. stop_job follows
-        only if the job still runs when the grace is over; a job Ray has not started is stopped at once."""
+        only if the job still runs when the grace is over; a job Ray has not started is stopped at once.
+        Relayed, the runner sees no cancel.json: stop_job at once sends the spec's graceful signal (SIGINT
+        or SIGTERM) to every process of the job, the runner does not repeat it (SIGKILL after the grace)."""
         from ray.job_submission import JobStatus
 
         run_dir = Path(run_dir)
@@ -251,7 +317,9 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
         if status.is_terminal():
             return False
         request = layout.read_json(run_dir / protocol.CANCEL) or {}
-        if status == JobStatus.PENDING:
+        if self.relayed and status != JobStatus.PENDING:
+            self._stop(sid)  # the runner cannot see cancel.json: Ray signals the job (RAY_JOB_STOP_SIGNAL)
+        elif status == JobStatus.PENDING:
             self._stop(sid)
             (run_dir / SECRETS_FILE).unlink(missing_ok=True)
             if not (run_dir / protocol.RESULT).exists():  # the runner never ran (if it just did, it cancelled)

@@ -24,7 +24,7 @@ ENTRY = "runner/__main__.py"
 MAIN = '''\
 import json, os, sys, traceback
 try:
-    from jupyter_jobs.runner.runner import main
+    from jupyter_jobs.runner.entry import main
 except BaseException as exc:
     traceback.print_exc()
     result = os.path.join(sys.argv[-1], "result.json")  # runner/protocol.py RESULT
@@ -113,7 +113,9 @@ def runner_zipapp(folder: Path) -> Path:
     return path
 
 
-def runner_command(python: str, zipapp: str, run_dir: str, supervised: bool = False) -> list[str]:
+def runner_command(python: str, zipapp: str, run_dir: str, supervised: bool = False,
+                   relay: bool = False) -> list[str]:
     """argv that starts the shipped runner on `run_dir` (paths as the runner's machine sees them).
-    `supervised`: the runner and its job end when the process that started it ends (Ray's supervisor)."""
-    return [python, zipapp, *(["--supervised"] if supervised else []), run_dir]
+    `supervised`: the runner and its job end when the process that started it ends (Ray's supervisor).
+    `relay`: `run_dir` is the staging folder and the run is relayed through stdout (runner/relay.py)."""
+    return [python, zipapp, *(["--supervised"] if supervised else []), *(["--relay"] if relay else []), run_dir]

@@ -24,19 +24,17 @@ import shlex
 import subprocess
 import threading
 import time
-from abc import ABCMeta
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from traitlets import Dict, Float, List, Unicode
 from traitlets.config import LoggingConfigurable
-from traitlets.traitlets import MetaHasTraits
 
 from ..errors import ExecutorError
 from ..instances import InstanceType
 from ..runner import layout, protocol
-from .base import Executor, Launch, Liveness
+from .base import Executor, ExecutorMeta, Launch, Liveness
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
 from .shipping import runner_command, runner_zipapp
@@ -64,10 +62,6 @@ _UNREACHABLE = ("unable to contact slurm controller", "connection refused", "con
                 "socket timed out", "problem talking to the database", "persistent connection")
 
 
-class _Meta(MetaHasTraits, ABCMeta):
-    """Traitlets' metaclass and the Executor ABC's, together."""
-
-
 class SlurmUnreachable(ExecutorError):
     """A Slurm daemon (slurmctld, slurmdbd) did not answer: what it knows is unknown, not "gone"."""
 
@@ -80,7 +74,7 @@ class Node:
     gpus: int
 
 
-class SlurmExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executor, metaclass=_Meta):
+class SlurmExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executor, metaclass=ExecutorMeta):
     """Runs each job as a Slurm batch job on an existing cluster (`c.SlurmExecutor.*` options)."""
 
     name = "slurm"

@@ -56,9 +56,22 @@ CANCEL = "cancel.json"  # written by the service; the runner also polls it (engi
 HEARTBEAT = "heartbeat.json"  # {"t": time, "pid": ...}, rewritten by a live runner every HEARTBEAT_INTERVAL s
 HEARTBEAT_INTERVAL = 5.0
 PROGRESS = "progress.jsonl"  # JOB_PROGRESS_FILENAME points here
+#: Secret values shorter than this are refused when stored and never masked: masking them would rewrite
+#: every matching character of every log.
+MIN_SECRET_LENGTH = 4
 WORK = "work"
 OUTPUTS = "outputs"
 STREAMS = ("stdout", "stderr", "system")
+
+# -- the relay transport (an engine without a shared disk: the runner's stdout carries the run dir) -------
+#: Starts each line of the runner's stdout that is a relay record (a JSON object after it): `{"n": N,
+#: "event": OFFSET, "line": L}` (L is the line at byte OFFSET of the node's events.jsonl), `{"n": N,
+#: "file": PATH, "at": POS, "data": BASE64, "mode": M}` (a chunk of outputs/PATH) or `{"n": N, "result":
+#: R}` (result.json). N counts the records from 0, so a reader applies each once.
+RELAY_MARKER = "@@jupyter-jobs-relay "
+RELAY_STATE = "relay.json"  # the reader's position in the records: {"n", "offset"[, "pending"]}
+RELAY_CHUNK = 48 * 1024  # bytes of an output file in one record (64 KiB of base64)
+RELAY_OUTPUTS_LIMIT = 64 * 1024 * 1024  # outputs a relayed run may bring back (larger: the shared-fs transport)
 
 
 def log_file(stream: str) -> str:

@@ -16,7 +16,6 @@ import selectors
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -25,7 +24,7 @@ from pathlib import Path
 from ..pyenv.cache import EnvBuildError, EnvCache
 from . import layout, protocol
 from .display import DisplayFrames, error_summary
-from .protocol import EventType, Plan, Status
+from .protocol import MIN_SECRET_LENGTH, EventType, Plan, Status
 
 _READ = 1 << 20
 _PIPE_SIZE = 1 << 20  # a larger pipe lets a chatty job write on while we record the last chunk
@@ -367,10 +366,6 @@ def _cancel_request(graceful: bool, reason: str | None, timeout: bool = False) -
     return {"graceful": graceful, "reason": reason, "timeout": timeout, "signalled": False, "deadline": None}
 
 
-#: Shorter values are refused when stored (service/secrets.py): masking them would rewrite every match.
-MIN_SECRET_LENGTH = 4
-
-
 def maskable(values) -> list[str]:
     """The secret values worth masking, longest first (so a value inside another is not cut in two)."""
     return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
@@ -412,23 +407,3 @@ class Redactor:
             if self.held:
                 text = text[: -len(self.held)]
         return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    supervised = argv[:1] == ["--supervised"]  # see Runner.supervised
-    argv = argv[1:] if supervised else argv
-    if len(argv) != 1:
-        print("usage: python -m jupyter_jobs.runner [--supervised] RUN_DIR", file=sys.stderr)
-        return 2
-    _take_secrets_file()
-    return Runner(Path(argv[0]), supervised).run()
-
-
-def _take_secrets_file() -> None:
-    """Secrets an executor could not pass in our environment (Ray shows a job's env to anyone who lists
-    jobs) come in an owner-only file named by JUPYTER_JOBS_SECRETS_FILE: read it, then delete it."""
-    path = os.environ.pop("JUPYTER_JOBS_SECRETS_FILE", None)
-    if path:
-        os.environ.update(layout.read_json(Path(path)) or {})
-        os.unlink(path)

@@ -20,7 +20,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .._version import __version__
-from ..errors import JobsError, NotFound, SubmitError
+from ..errors import ExecutorError, JobsError, NotFound, SubmitError
 from ..runner import protocol
 from ..runner.protocol import EventType, Status
 from ..service.outputs import check_output_path, open_output
@@ -436,25 +436,38 @@ class MissingBlobsHandler(JobsHandler):
 
 
 # -- the server ------------------------------------------------------------------------------------------
+def configured_executors(service: JobsService, settings) -> list[str]:
+    """The executors the operator configured (`c.JobsSettings.executors`), the default first; not those
+    built since because a submit or a stored run named them."""
+    return [name for name in service.executors if name in settings.executors] or [service.default_executor]
+
+
 class InstanceTypesHandler(JobsHandler):
+    """Every instance type and, per executor, whether it can serve it. Without `executor` it asks each
+    configured one; an engine that cannot be asked serves nothing, with the reason, so one unreachable
+    cluster does not hide what the others serve."""
+
     @web.authenticated
     @authorized
     async def get(self):
         service = await self.jobs.service()
         wanted = self.get_argument("executor", None) or None
-        names = [wanted] if wanted else list(service.executors)
-        merged: dict[str, InstanceTypeInfo] = {}
+        names = [wanted] if wanted else configured_executors(service, self.jobs.jobs_settings)
+        served: dict[str, dict[str, ExecutorAvailability]] = {t.name: {} for t in service.catalogue}
         for name in names:
             try:
                 types = await self.call(JobsService.instance_types, name)
             except SubmitError as exc:
                 raise Invalid(f"executor: {exc.message}", field="executor", hint=exc.hint) from None
+            except ExecutorError as exc:
+                if wanted:
+                    raise
+                types = [(itype, exc.message) for itype in service.catalogue]
             for itype, reason in types:
-                info = merged.setdefault(itype.name, InstanceTypeInfo(
-                    **itype.model_dump(), summary=itype.summary(), executors={}))
-                info.executors[name] = ExecutorAvailability(available=reason is None, reason=reason)
-        self.send(InstanceTypesResponse(default_executor=service.default_executor,
-                                        instance_types=list(merged.values())))
+                served[itype.name][name] = ExecutorAvailability(available=reason is None, reason=reason)
+        self.send(InstanceTypesResponse(default_executor=service.default_executor, instance_types=[
+            InstanceTypeInfo(**itype.model_dump(), summary=itype.summary(), executors=served[itype.name])
+            for itype in service.catalogue]))
 
 
 class ConfigHandler(JobsHandler):
@@ -467,8 +480,9 @@ class ConfigHandler(JobsHandler):
         settings = self.jobs.jobs_settings
         self.send(ServerConfig(
             version=__version__,
-            executors=[ExecutorInfo(name=name, features=sorted(ex.features), default=name == service.default_executor)
-                       for name, ex in list(service.executors.items())],
+            executors=[ExecutorInfo(name=name, features=sorted(service.executors[name].features),
+                                    default=name == service.default_executor)
+                       for name in configured_executors(service, settings)],
             default_executor=service.default_executor,
             default_instance_type=DEFAULT_INSTANCE_TYPE,
             retention_days=settings.retention_days,

@@ -79,7 +79,8 @@ class InstanceTypeInfo(BaseModel):
     vram_gb: float | None = None
     flexible: bool = False
     summary: str
-    executors: dict[str, ExecutorAvailability]
+    executors: dict[str, ExecutorAvailability] = Field(description="Executor name -> whether it can serve this "
+                                                                   "type (the one asked, else every configured one).")
 
 
 class InstanceTypesResponse(BaseModel):
@@ -104,7 +105,8 @@ class ServerConfig(BaseModel):
 
     version: str
     api: str = "jobs"
-    executors: list[ExecutorInfo]
+    executors: list[ExecutorInfo] = Field(description="The configured executors (c.JobsSettings.executors), "
+                                                      "the default first: the choices of a run's executor.")
     default_executor: str
     default_instance_type: str
     retention_days: float

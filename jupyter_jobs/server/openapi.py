@@ -15,7 +15,8 @@ REF = "#/components/schemas/{model}"
 _DESCRIPTIONS = {400: "Unreadable request (malformed JSON, checksum mismatch)",
                  403: "Not authenticated or not authorized", 404: "No such run, blob or file",
                  409: "Conflicts with the run's state", 413: "Over the server's size limit",
-                 422: "A field has a wrong value or type (see `field`)"}
+                 422: "A field has a wrong value or type (see `field`)",
+                 502: "The executor's engine (Docker, Ray, Slurm) cannot be reached"}
 
 
 #: One server-sent event (before OpenAPI 3.2 an event stream's `schema` describes each event).

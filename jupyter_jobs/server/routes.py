@@ -174,8 +174,10 @@ ROUTES: list[Route] = [
                   errors=(400, 403, 413, 422)),
     }),
     Route("/jobs/instance-types", InstanceTypesHandler, {
-        "get": Op("Instance types, and whether each executor can serve them", InstanceTypesResponse,
-                  query=(("executor", "string", "Only this executor."),)),
+        "get": Op("Instance types, and whether each configured executor can serve them (an engine that "
+                  "cannot be asked serves none, with the reason)", InstanceTypesResponse,
+                  query=(("executor", "string", "Only this executor (502 when its engine cannot be asked)."),),
+                  errors=(403, 422, 502)),
     }),
     Route("/jobs/config", ConfigHandler, {
         "get": Op("Executors, their features, defaults and limits", ServerConfig, errors=(403,)),

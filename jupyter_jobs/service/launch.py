@@ -4,14 +4,14 @@ A run never starts twice. Its claim (`claimed_by`, with a token) is held by one 
 executor can create a runner, that process swaps the token for a new one marked `starting`, durably
 in the index, and only if it still holds the claim. Once a start was attempted, a claimer found dead
 makes the run LOST, never QUEUED again (`transitions._undo_claim`), and the handle is stored only
-under the claim that started it.
+under the claim that started it. The claim's lease is renewed meanwhile (`claims.ClaimKeeper`), so
+servers on other hosts leave it alone while this process lives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import subprocess
 import sys
 import time
@@ -23,6 +23,7 @@ from ..executors import Executor, Launch
 from ..runner import layout, protocol
 from ..runner.protocol import OnExit, Status
 from .blobs import BlobStore
+from .claims import ClaimKeeper, new_claim
 from .db import RunRow
 from .index import RunIndex
 from .plan import build_plan
@@ -31,11 +32,6 @@ from .secrets import SecretStore
 from .transitions import Transition
 
 log = logging.getLogger(__name__)
-
-
-def new_claim(who: dict) -> dict:
-    """`claimed_by` for a claim by the process `who` (`procs.identity`): a fresh token to compare on."""
-    return {**who, "claim": secrets.token_hex(8)}
 
 
 class Launcher:
@@ -47,6 +43,7 @@ class Launcher:
         self.secrets = secret_store
         self.queue_dir = queue_dir
         self.embedded = embedded
+        self.claims = ClaimKeeper(index, settings.claim_lease_seconds)
         #: A server starts runs in worker threads; the embedded mode inline.
         self._pool = None if embedded else ThreadPoolExecutor(max_workers=4, thread_name_prefix="jobs-launch")
 
@@ -57,7 +54,9 @@ class Launcher:
 
     def launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
         """Start a claimed run. A server starts each in a worker thread, so one slow start (an image
-        pull) does not hold up the others; the embedded mode starts it before the command returns."""
+        pull) does not hold up the others; the embedded mode starts it before the command returns. Its
+        claim's lease is renewed from now (a start waiting for a worker too) until the handle is stored."""
+        self.claims.hold(row.id, row.claimed_by)
         if self._pool is None:
             self._launch_or_fail(row, executor, resources)
         else:
@@ -69,6 +68,8 @@ class Launcher:
         except Exception as exc:  # a bug, not a refusal: the run says so rather than staying PREPARING
             log.exception("starting run %s failed", row.id)
             self._fail(row, f"could not start the run: {exc}")
+        finally:
+            self.claims.release(row.id)
 
     def _launch(self, row: RunRow, executor: Executor, resources: dict) -> None:
         """Write the plan, let the executor prepare (no runner yet), mark the start attempted under the
@@ -102,8 +103,7 @@ class Launcher:
         except JobsError as exc:
             self._fail(row, str(exc))
             return
-        if not self.index.apply(Transition(row.id, None, {"handle": handle, "claimed_by": None},
-                                           claim=row.claimed_by.get("claim"))):
+        if not self.claims.change(row.id, None, {"handle": handle, "claimed_by": None}):
             log.warning("run %s: its claim was taken over while it started; handle %s not stored", row.id, handle)
             return
         row.handle, row.claimed_by = handle, None
@@ -114,20 +114,16 @@ class Launcher:
 
     def _mark_starting(self, row: RunRow) -> bool:
         """From here a runner may exist: a new token marked `starting`, set only while the claim is ours."""
-        starting = {**new_claim(row.claimed_by), "starting": True}
-        if not self.index.apply(Transition(row.id, Status.PREPARING.value, {"claimed_by": starting},
-                                           claim=row.claimed_by.get("claim"))):
+        starting = {**new_claim(row.claimed_by, self.settings.claim_lease_seconds), "starting": True}
+        if not self.claims.change(row.id, Status.PREPARING.value, {"claimed_by": starting}):
             return False
         row.claimed_by = starting
         return True
 
     def _fail(self, row: RunRow, error: str) -> None:
         """The start failed: FAILED, if the run is still this process's claim (not once its handle is stored)."""
-        if not row.claimed_by:
-            return
-        self.index.apply(Transition(row.id, Status.PREPARING.value,
-                                    {"status": Status.FAILED.value, "error": error, "finished_at": time.time(),
-                                     "claimed_by": None}, claim=row.claimed_by.get("claim")))
+        self.claims.change(row.id, Status.PREPARING.value, {"status": Status.FAILED.value, "error": error,
+                                                            "finished_at": time.time(), "claimed_by": None})
 
     def cancel(self, row: RunRow, executor: Executor | None, graceful: bool, reason: str | None) -> None:
         """cancel.json first (the runner reads it), then a signal; a run with no runner yet that is still

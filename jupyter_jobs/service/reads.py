@@ -6,17 +6,23 @@ so what a reader sees is what the run dir says now; nothing here writes the inde
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ..errors import NotFound
 from ..runner import protocol
 from ..runner.protocol import EventType, Status
+from ..spec.models import JobSpec
 from .db import RunRow
 from .index import RunIndex
 from .rundir import RunDir
 from .schemas import Run
+
+log = logging.getLogger(__name__)
 
 
 class Reads:
@@ -73,7 +79,14 @@ class Reads:
 
     def to_run(self, row: RunRow, positions: dict[str, dict[str, int]] | None = None) -> Run:
         """`positions` caches each executor's queue across the rows of one listing."""
-        run = Run.model_validate({c: getattr(row, c) for c in Run.model_fields if hasattr(row, c)})
+        data = {c: getattr(row, c) for c in Run.model_fields if hasattr(row, c)}
+        try:
+            run = Run.model_validate(data)
+        except ValidationError as exc:
+            # A run stored before a stricter input rule: list it as it was stored rather than fail every
+            # listing (a fork of it is still checked in full).
+            log.warning("run %s was stored with a spec the current rules refuse: %s", row.id, exc.errors()[0]["msg"])
+            run = Run.model_validate({**data, "spec": JobSpec.model_construct(**row.spec)})
         if run.status == Status.QUEUED.value:
             positions = {} if positions is None else positions
             if row.executor not in positions:

@@ -7,6 +7,7 @@ change (retries, kicking the queue) is for the caller to run, after any lock is 
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -56,12 +57,14 @@ class Reconciler:
             if executor is not None:
                 liveness = executor.liveness(row.handle, Path(row.run_dir))
                 result = rundir.result()  # it may have finished between the two looks
-        claimer_gone = bool(row.status == Status.PREPARING.value and not row.handle and row.claimed_by
-                            and is_gone(row.claimed_by))
+        claim = row.claimed_by if row.status == Status.PREPARING.value and not row.handle else None
+        elsewhere = bool(claim) and claim.get("host") != socket.gethostname()
         return Observation(
-            result=result, state=rundir.latest(), liveness=liveness, claimer_gone=claimer_gone,
+            result=result, state=rundir.latest(), liveness=liveness,
+            # a claimer on this host is judged by its pid, one elsewhere by its lease (`next_transition`)
+            claimer_gone=bool(claim) and is_gone(claim), claimer_elsewhere=elsewhere,
             # the host's own walk of outputs/, never a manifest the job could have written
             outputs=[e.model_dump(mode="json") for e in output_manifest(Path(row.run_dir),
                                                                       JobSpec.model_validate(row.spec))]
             if result is not None else [],
-            runner_trace=claimer_gone and (Path(row.run_dir) / protocol.PID).exists())
+            runner_trace=bool(claim) and (Path(row.run_dir) / protocol.PID).exists())

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from ..executors import Executor
 from ..instances import InstanceType
 from ..procs import identity
+from .claims import new_claim
 from .db import RunRow
-from .launch import new_claim
 from .locks import index_lock
 from .transitions import Transition
 
@@ -95,7 +95,7 @@ class Scheduler:
                 if resources is None:
                     blocked.add(row.executor)
                     continue
-                claim = new_claim(identity())
+                claim = new_claim(identity(), self.settings.claim_lease_seconds)
                 if self._claim(row.id, resources, claim):
                     row.status, row.resources, row.claimed_by = "PREPARING", resources, claim
                     usage.add(row, resources)
@@ -129,8 +129,9 @@ class Scheduler:
     def _claim(self, run_id: str, resources: dict, claim: dict | None = None) -> bool:
         """QUEUED -> PREPARING with its resources and a claim naming this process (with a token the
         start and an undo compare on); False when another dispatcher claimed it first."""
+        claim = claim or new_claim(identity(), self.settings.claim_lease_seconds)
         return self.service.index.apply(Transition(run_id, "QUEUED", {
-            "status": "PREPARING", "resources": resources, "claimed_by": claim or new_claim(identity())}))
+            "status": "PREPARING", "resources": resources, "claimed_by": claim}))
 
     def _unmark(self, run_id: str) -> None:
         try:

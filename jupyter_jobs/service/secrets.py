@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from ..errors import JobsError, NotFound
-from ..runner.runner import MIN_SECRET_LENGTH
+from ..runner.protocol import MIN_SECRET_LENGTH
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -39,8 +39,8 @@ class SecretStore:
         if not value:
             raise JobsError(f"secret {name}: the value is empty")
         if len(value) < MIN_SECRET_LENGTH:
-            raise JobsError(f"secret {name}: a value of {len(value)} of at least {MIN_SECRET_LENGTH} characters "
-                            "is too short to be masked in logs", hint="choose a longer value")
+            raise JobsError(f"secret {name}: a value of {len(value)} characters is too short to be masked in "
+                            f"logs (at least {MIN_SECRET_LENGTH})", hint="choose a longer value")
         data = self._read()
         data[name] = value
         self._write(data)

@@ -47,8 +47,10 @@ class Observation:
     state: dict = field(default_factory=dict)
     #: The executor's word on the stored handle; None when no handle is stored.
     liveness: Liveness | None = None
-    #: The process holding the run's claim has ended (only looked at while no handle is stored).
+    #: The process holding the run's claim, on this host, has ended (looked at while no handle is stored).
     claimer_gone: bool = False
+    #: The claim was made on another host: its process cannot be seen from here, only its lease.
+    claimer_elsewhere: bool = False
     #: A runner left its pid file in the run dir.
     runner_trace: bool = False
 
@@ -66,13 +68,20 @@ def next_transition(row: RunRow, seen: Observation, now: float) -> Transition | 
             "progress_message": state.get("progress_message", row.progress_message),
         }, retryable=result["status"] == Status.FAILED.value)
     claim = row.claimed_by or {}
-    if row.status == Status.PREPARING.value and not row.handle and claim and seen.claimer_gone:
+    if row.status == Status.PREPARING.value and not row.handle and claim and (
+            seen.claimer_gone or (seen.claimer_elsewhere and lease_expired(claim, now))):
         return _undo_claim(row, claim, seen, now)
     if seen.liveness is Liveness.GONE:
         return Transition(row.id, row.status, {"status": Status.LOST.value, "finished_at": now,
                                                "error": "the runner vanished without a result"})
     changes = {k: v for k, v in seen.state.items() if k in _STATE_FIELDS and getattr(row, k) != v}
     return Transition(row.id, row.status, changes) if changes else None
+
+
+def lease_expired(claim: dict, now: float) -> bool:
+    """The claim's lease ran out unrenewed (a claim written without one, by an older version, never does)."""
+    lease = claim.get("lease_until")
+    return lease is not None and lease < now
 
 
 def _undo_claim(row: RunRow, claim: dict, seen: Observation, now: float) -> Transition:

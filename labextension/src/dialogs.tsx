@@ -23,7 +23,11 @@ interface IRunState {
   loading: boolean;
   problem: IProblem | null;
   config: ServerConfig | null;
+  /** The instance types, with whether the chosen executor can serve them (reloaded when it changes). */
   types: InstanceTypeInfo[];
+  typesLoading: boolean;
+  /** Why the chosen executor could not say which types it serves (its engine is unreachable, ...). */
+  typesProblem: IProblem | null;
   params: NotebookParameters | null;
   name: string;
   executor: string;
@@ -92,6 +96,8 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
       problem: null,
       config: null,
       types: [],
+      typesLoading: true,
+      typesProblem: null,
       params: null,
       name: stem,
       executor: '',
@@ -110,31 +116,40 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
 
   async load(): Promise<void> {
     try {
-      const [config, types, params] = await Promise.all([
+      const [config, params] = await Promise.all([
         this.client.config(),
-        this.client.instanceTypes(),
         this.client.notebookParameters(this.path)
       ]);
-      const executor = config.default_executor;
-      const usable = types.instance_types.filter(t => t.executors[executor]?.available);
-      const preferred =
-        usable.find(t => t.name === config.default_instance_type) ?? usable[0] ?? types.instance_types[0];
       const values: Record<string, string | boolean> = {};
       for (const p of params.parameters) {
         values[p.name] = initialValue(p);
       }
-      this.set({
-        loading: false,
-        config,
-        types: types.instance_types,
-        params,
-        executor,
-        instanceType: preferred?.name ?? '',
-        values
-      });
+      this.set({ loading: false, config, params, values });
     } catch (err) {
       this.set({ loading: false, problem: describeError(err) });
+      return;
     }
+    await this.chooseExecutor(this.state.config!.default_executor);
+  }
+
+  /** Ask the server which types `executor` serves; keep the chosen type if it can serve it. */
+  async chooseExecutor(executor: string): Promise<void> {
+    this.set({ executor, typesLoading: true, typesProblem: null });
+    let types: InstanceTypeInfo[] = [];
+    let typesProblem: IProblem | null = null;
+    try {
+      types = (await this.client.instanceTypes(executor)).instance_types;
+    } catch (err) {
+      typesProblem = describeError(err);
+    }
+    if (this.state.executor !== executor) {
+      return; // another executor was chosen meanwhile
+    }
+    const usable = types.filter(t => t.executors[executor]?.available);
+    const wanted = [this.state.instanceType, this.state.config?.default_instance_type];
+    const chosen =
+      wanted.map(name => usable.find(t => t.name === name)).find(t => t) ?? usable[0] ?? types[0];
+    this.set({ types, typesLoading: false, typesProblem, instanceType: chosen?.name ?? '' });
   }
 
   getValue(): NotebookRunRequest {
@@ -189,7 +204,7 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
             <HTMLSelect
               className="jp-JobsRunDialog-executor"
               value={s.executor}
-              onChange={e => this.set({ executor: e.target.value })}
+              onChange={e => void this.chooseExecutor(e.target.value)}
             >
               {executors.map(x => (
                 <option key={x.name} value={x.name}>
@@ -205,9 +220,12 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
           <HTMLSelect
             className="jp-JobsRunDialog-instance"
             value={s.instanceType}
+            disabled={s.typesLoading}
+            data-executor={s.typesLoading ? '' : s.executor}
             onChange={e => this.set({ instanceType: e.target.value })}
           >
-            {s.types.map(t => {
+            {s.typesLoading && <option value={s.instanceType}>Asking {s.executor} which types it serves…</option>}
+            {!s.typesLoading && s.types.map(t => {
               const avail = t.executors[s.executor];
               const gpu = t.gpus > 0 ? '[GPU] ' : '';
               const why = avail?.available ? '' : ` (unavailable: ${avail?.reason ?? 'not served by this executor'})`;
@@ -219,12 +237,20 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
             })}
           </HTMLSelect>
         </label>
+        {s.typesProblem && (
+          <div className="jp-JobsPanel-problem jp-JobsRunDialog-typesProblem" role="alert">
+            <div>{s.typesProblem.message}</div>
+            {s.typesProblem.hint && <div className="jp-JobsPanel-hint">{s.typesProblem.hint}</div>}
+          </div>
+        )}
         {current && current.gpus > 0 && (
           <div className="jp-JobsRunDialog-gpu">GPU: {current.gpus} × {current.gpu_kind ?? 'GPU'}</div>
         )}
-        {unavailable.length > 0 && (
+        {!s.typesLoading && unavailable.length > 0 && (
           <details className="jp-JobsRunDialog-unavailable">
-            <summary>{unavailable.length} instance types unavailable here</summary>
+            <summary>
+              {unavailable.length} instance types unavailable on {s.executor}
+            </summary>
             <ul>
               {unavailable.map(t => (
                 <li key={t.name}>
@@ -455,7 +481,7 @@ class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
 export async function forkDialog(client: JobsClient, run: Run): Promise<ForkRequest | null> {
   let types: InstanceTypeInfo[] = [];
   try {
-    types = (await client.instanceTypes()).instance_types;
+    types = (await client.instanceTypes(run.executor)).instance_types;
   } catch {
     types = [];
   }

@@ -161,7 +161,7 @@ def test_embedded_queue_moves_on_when_a_container_ends(tmp_path, test_image, job
     folder = jobs_data_dir / "config"
     folder.mkdir(exist_ok=True)
     (folder / "jupyter_jobs_config.json").write_text(json.dumps({"JobsSettings": {"max_concurrent": 1}}))
-    write(tmp_path, {"first.yaml": f"cmd: sleep 5\nenv:\n  docker: {test_image}\n",
+    write(tmp_path, {"first.yaml": f"cmd: sleep 30\nenv:\n  docker: {test_image}\n",
                      "second.yaml": f"cmd: echo second\nenv:\n  docker: {test_image}\n"})
     ids = []
     for name in ("first.yaml", "second.yaml"):

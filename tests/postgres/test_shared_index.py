@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+from helpers import wait_finished
 from sqlalchemy import create_engine, text
 
 from jupyter_jobs.service import db
@@ -113,6 +114,30 @@ def test_two_servers_share_the_capacity_and_serve_their_own_runs(index_url, tmp_
     assert sorted(line[0] for line in lines) == sorted(server_of)  # each run started once
     assert {line[0]: int(line[2]) for line in lines} == server_of  # by the server it was sent to
     assert max(int(line[1]) for line in lines) <= 2, lines  # the shared capacity held
+
+
+def test_a_claim_from_another_host_is_taken_back_only_once_its_lease_ran_out(index_url, tmp_path):
+    """Rows as a server on another host (sharing this data dir) left them: one claim whose lease ran
+    out (that server died mid-start, before attempting it) and one whose lease is live. The first is
+    queued again and run here, once; the second is left alone."""
+    service = JobsService(JobsSettings(data_dir=str(tmp_path / "a"), db_url=index_url, local_cpus=8),
+                          embedded=False)
+    ledger = tmp_path / "ledger.txt"
+    lapsed, live = (service.submit(SubmitRequest(spec=JobSpec(cmd=f'echo "$JOB_ID" >> {ledger}'))).id
+                    for _ in range(2))
+    resources = {"cpus": 1, "memory_gb": 1, "gpus": []}
+    elsewhere = {"host": "another-host", "pid": 4242, "started": None}
+    assert service.scheduler._claim(lapsed, resources, {**elsewhere, "claim": "t1", "lease_until": time.time() - 1})
+    assert service.scheduler._claim(live, resources, {**elsewhere, "claim": "t2", "lease_until": time.time() + 3600})
+
+    assert service.dispatch() == [lapsed]  # settled first: queued again, then claimed here
+    assert wait_finished(service, lapsed).status == "SUCCEEDED"
+    assert "cut short" in service.get(lapsed).notes[-1]
+    assert service.get(live).status == "PREPARING"
+    assert service.index.find(live).claimed_by["claim"] == "t2"  # its claim untouched
+    assert service.dispatch() == []
+    assert ledger.read_text().split() == [lapsed]  # run once, and only it
+    service.close()
 
 
 def test_the_schema_is_built_from_nothing(index_url, tmp_path):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import close_services, process_ended, submit, wait_for, wait_output, wait_status
+from helpers import close_services, free_port, process_ended, submit, wait_for, wait_output, wait_status
 from traitlets.config import Config
 
 from jupyter_jobs.errors import ExecutorError
@@ -89,11 +89,11 @@ def test_secrets_reach_the_job_but_not_ray(make_service, ray_client, jobs_data_d
     assert not (service.run_dir(run_id) / SECRETS_FILE).exists()
 
 
-def test_an_unreachable_head_is_unknown_never_lost(make_service, free_tcp_port):
+def test_an_unreachable_head_is_unknown_never_lost(make_service):
     service = make_service()
     run_id = submit(service, "echo started; sleep 6; echo finished")
     wait_output(service, run_id, "started")
-    cut_off = make_service(address=f"http://127.0.0.1:{free_tcp_port}")  # a head that does not answer
+    cut_off = make_service(address=f"http://127.0.0.1:{free_port()}")  # a head that does not answer
     handle = {"submission_id": run_id}
     assert cut_off.executors["ray"].liveness(handle, cut_off.run_dir(run_id)) is Liveness.UNKNOWN
     assert cut_off.get(run_id).status == "RUNNING"

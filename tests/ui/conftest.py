@@ -46,10 +46,11 @@ def shared_envs(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def start_lab(chromium_path, jobs_data_dir, shared_envs, tmp_path):
-    """`start_lab(jobs_extension=True, **jobs_settings)` -> a running Lab; stopped (by its pid) at the end."""
+    """`start_lab(jobs_extension=True, extra_config=None, **jobs_settings)` -> a running Lab; stopped (by its
+    pid) at the end. `extra_config` holds more config sections (an executor's options)."""
     labs: list[Lab] = []
 
-    def start(jobs_extension: bool = True, **jobs) -> Lab:
+    def start(jobs_extension: bool = True, extra_config: dict | None = None, **jobs) -> Lab:
         envs = jobs_data_dir / "envs"
         if not envs.exists():
             envs.symlink_to(shared_envs, target_is_directory=True)
@@ -58,7 +59,7 @@ def start_lab(chromium_path, jobs_data_dir, shared_envs, tmp_path):
         token, port = uuid.uuid4().hex, free_port()
         config_dir = Path(os.environ["JUPYTER_CONFIG_DIR"])
         write_lab_config(config_dir, tmp_path / "lab-settings" / "user", tmp_path / "labext", root,
-                         jobs_data_dir, token, port, jobs_extension, jobs)
+                         jobs_data_dir, token, port, jobs_extension, jobs, extra_config)
         log = tmp_path / "lab.log"
         env = dict(os.environ)
         proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser"], cwd=root, env=env,

@@ -50,7 +50,8 @@ class Lab:
 
 
 def write_lab_config(config_dir: Path, settings_dir: Path, labext_dir: Path, root: Path, data_dir: Path,
-                     token: str, port: int, jobs_extension: bool, jobs: dict) -> None:
+                     token: str, port: int, jobs_extension: bool, jobs: dict, extra: dict | None = None) -> None:
+    """`jobs` is c.JobsSettings; `extra` more sections (e.g. {"DockerExecutor": {...}})."""
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "jupyter_server_config.json").write_text(json.dumps({
         "ServerApp": {
@@ -62,6 +63,7 @@ def write_lab_config(config_dir: Path, settings_dir: Path, labext_dir: Path, roo
                    "workspaces_dir": str(settings_dir.parent / "workspaces"), "news_url": None},
         "JobsSettings": {"data_dir": str(data_dir), "local_cpus": 256, "local_memory_gb": 2048, **jobs},
         "JobsApp": {"dispatch_interval": 0.2},
+        **(extra or {}),
     }))
     # No "Jupyter news" / update pop-up over the bottom-right corner.
     notif = settings_dir / "@jupyterlab" / "apputils-extension"

@@ -143,3 +143,24 @@ def test_commands_and_environments_carry_no_nul_and_names_are_names():
             ForkRequest.model_validate(bad)
     exc = read_error('cmd: "echo \\0 ${A}"\nargs: {A: x}\n')
     assert exc.key == "cmd" and exc.line == 1 and "NUL" in str(exc)
+
+
+def test_a_run_stored_before_a_stricter_rule_is_still_listed(tmp_path):
+    """Rules added later must not make an existing data dir unreadable: such a run lists as stored."""
+    from sqlalchemy import update
+
+    from jupyter_jobs.service.db import RunRow
+    from jupyter_jobs.service.service import JobsService
+    from jupyter_jobs.settings import JobsSettings
+
+    service = JobsService(JobsSettings(data_dir=str(tmp_path / "data")))
+    try:
+        run = service.submit(SubmitRequest(spec=JobSpec(cmd="true")))
+        old_spec = {**run.spec.model_dump(mode="json"), "output_datasets": [{"name": "a/b", "var": "OUT"}]}
+        with service.index.Session() as session:
+            session.execute(update(RunRow).where(RunRow.id == run.id).values(spec=old_spec))
+            session.commit()
+        assert [r.id for r in service.list()] == [run.id]
+        assert service.get(run.id).id == run.id
+    finally:
+        service.close()

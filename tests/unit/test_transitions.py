@@ -45,6 +45,27 @@ def test_a_result_settles_the_run_with_the_hosts_outputs_and_a_failure_may_retry
     assert next_transition(running_row(status="SUCCEEDED"), seen, now=10.0) is None  # final rows stay
 
 
+@pytest.mark.parametrize(("elsewhere", "starting", "now", "status"), [
+    (True, False, 11.0, "QUEUED"),  # lapsed before a start was attempted: no runner can exist
+    (True, True, 11.0, "LOST"),  # lapsed after: a runner may exist, it never starts twice
+    (True, False, 9.0, None), (True, True, 9.0, None),  # a live lease is left alone
+    (False, False, 11.0, None),  # on this host the pid decides: it lives (claimer_gone not seen)
+])
+def test_a_claim_from_another_host_is_undone_only_once_its_lease_ran_out(elsewhere, starting, now, status):
+    claim = {"host": "another-host", "pid": 7, "started": None, "claim": "t", "lease_until": 10.0,
+             **({"starting": True} if starting else {})}
+    row = running_row(status="PREPARING", handle={}, claimed_by=claim)
+    transition = next_transition(row, Observation(claimer_elsewhere=elsewhere), now=now)
+    assert (transition and transition.to_status) == status
+    assert transition is None or (transition.claim == "t" and transition.changes["claimed_by"] is None)
+
+
+def test_a_claim_from_another_host_without_a_lease_is_never_undone():
+    """Written by a version before leases: nothing says its claimer ended, so it is left as it is."""
+    row = running_row(status="PREPARING", handle={}, claimed_by={"host": "another-host", "pid": 7, "claim": "t"})
+    assert next_transition(row, Observation(claimer_elsewhere=True), now=1e12) is None
+
+
 def _service(data_dir) -> JobsService:
     """A server-mode service: nothing dispatches unless the test says so."""
     return JobsService(JobsSettings(data_dir=str(data_dir)), embedded=False)

@@ -164,8 +164,10 @@ export class JobsClient {
     return this.request<ServerConfig>('config');
   }
 
-  instanceTypes(): Promise<InstanceTypesResponse> {
-    return this.request<InstanceTypesResponse>('instance-types');
+  /** Instance types and whether `executor` (else each configured executor) can serve them. */
+  instanceTypes(executor?: string): Promise<InstanceTypesResponse> {
+    const query: NonNullable<paths['/jobs/instance-types']['get']['parameters']['query']> = executor ? { executor } : {};
+    return this.request<InstanceTypesResponse>('instance-types', {}, query);
   }
 
   // -- notebooks --------------------------------------------------------------------------------------------

@@ -287,7 +287,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Instance types, and whether each executor can serve them */
+        /** Instance types, and whether each configured executor can serve them (an engine that cannot be asked serves none, with the reason) */
         get: operations["getInstanceTypes"];
         put?: never;
         post?: never;
@@ -756,7 +756,10 @@ export interface components {
             flexible?: boolean;
             /** Summary */
             summary: string;
-            /** Executors */
+            /**
+             * Executors
+             * @description Executor name -> whether it can serve this type (the one asked, else every configured one).
+             */
             executors: {
                 [key: string]: components["schemas"]["ExecutorAvailability"];
             };
@@ -1231,7 +1234,10 @@ export interface components {
              * @default jobs
              */
             api?: string;
-            /** Executors */
+            /**
+             * Executors
+             * @description The configured executors (c.JobsSettings.executors), the default first: the choices of a run's executor.
+             */
             executors: components["schemas"]["ExecutorInfo"][];
             /** Default Executor */
             default_executor: string;
@@ -2563,7 +2569,7 @@ export interface operations {
     getInstanceTypes: {
         parameters: {
             query?: {
-                /** @description Only this executor. */
+                /** @description Only this executor (502 when its engine cannot be asked). */
                 executor?: string;
             };
             header?: never;
@@ -2572,22 +2578,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Instance types, and whether each executor can serve them */
+            /** @description Instance types, and whether each configured executor can serve them (an engine that cannot be asked serves none, with the reason) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["InstanceTypesResponse"];
-                };
-            };
-            /** @description Unreadable request (malformed JSON, checksum mismatch) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Not authenticated or not authorized */
@@ -2599,8 +2596,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
-            404: {
+            /** @description A field has a wrong value or type (see `field`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2608,8 +2605,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A field has a wrong value or type (see `field`) */
-            422: {
+            /** @description The executor's engine (Docker, Ray, Slurm) cannot be reached */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,5 @@
+"""`python -m jupyter_jobs.cli`."""
+
+from . import entry
+
+entry()
