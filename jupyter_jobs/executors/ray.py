@@ -270,7 +270,7 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
         except (OSError, RuntimeError) as exc:
             self.log.warning("could not read the log of Ray job %s: %s", sid, _short(exc))
             return
-        ray_relay.apply_log(run_dir, log)
+        ray_relay.apply_log(run_dir, log, ended)
         if ended:
             self._relayed_at.pop(sid, None)
 

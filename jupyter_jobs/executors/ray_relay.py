@@ -45,9 +45,9 @@ def stage(data_dir: Path, run_dir: Path, zipapp: Path, secrets: dict[str, str]) 
         if item.get("blob"):
             name = Path(item["blob"]).name
             if not (staging / "blobs" / name).exists():
-                shutil.copyfile(item["blob"], staging / "blobs" / name)
+                _link_or_copy(Path(item["blob"]), staging / "blobs" / name)
             item["blob"] = f"blobs/{name}"
-    shutil.copyfile(zipapp, staging / zipapp.name)
+    _link_or_copy(zipapp, staging / zipapp.name)
     layout.write_json(staging / protocol.PLAN, plan)
     if not secrets:
         return staging, {}
@@ -55,6 +55,14 @@ def stage(data_dir: Path, run_dir: Path, zipapp: Path, secrets: dict[str, str]) 
     with os.fdopen(fd, "w") as fh:
         json.dump(secrets, fh)
     return staging, {SECRETS_ENV: SECRETS}
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """A hard link where the file system allows it (blobs are never changed in place), else a copy."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def records(log: str, start: int) -> list[dict]:
@@ -75,8 +83,10 @@ def records(log: str, start: int) -> list[dict]:
     return out
 
 
-def apply_log(run_dir: Path, log: str) -> None:
-    """Bring the run dir up to date with the records of the job's log it has not applied yet."""
+def apply_log(run_dir: Path, log: str, ended: bool = True) -> None:
+    """Bring the run dir up to date with the records of the job's log it has not applied yet. While the
+    job runs (`ended` False) a result record waits for the result event the runner sends right after it,
+    so result.json (which settles the run) never comes before the last event."""
     run_dir = Path(run_dir)
     with open(run_dir / f".{protocol.RELAY_STATE}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one reader at a time, in this process or another
@@ -86,6 +96,8 @@ def apply_log(run_dir: Path, log: str) -> None:
         if "pending" in state:  # a batch cut short: undo its events, apply it again
             os.truncate(events, state.pop("pending"))
         batch = records(log, state["n"])
+        if batch and "result" in batch[-1] and not ended:
+            batch.pop()
         if not batch:
             return
         layout.write_json(state_path, {**state, "pending": events.stat().st_size if events.exists() else 0})

@@ -260,7 +260,8 @@ class SlurmExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Execu
         code, _, sig = exit_code.partition(":")
         exit_status = 128 + int(sig) if sig.isdigit() and int(sig) else (int(code) if code.isdigit() else None)
         cancel = layout.read_json(run_dir / protocol.CANCEL) if (run_dir / protocol.CANCEL).exists() else None
-        if state == "CANCELLED" and cancel is not None:
+        # Cancelled on request: also when the signal came before the runner could handle it (it died of it).
+        if cancel is not None and state not in ("TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED"):
             status, error = protocol.Status.CANCELLED, cancel.get("reason") or "cancelled"
         else:
             status = protocol.Status.FAILED

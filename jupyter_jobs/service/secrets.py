@@ -39,8 +39,8 @@ class SecretStore:
         if not value:
             raise JobsError(f"secret {name}: the value is empty")
         if len(value) < MIN_SECRET_LENGTH:
-            raise JobsError(f"secret {name}: a value of {len(value)} characters is too short to be masked in "
-                            f"logs (at least {MIN_SECRET_LENGTH})", hint="choose a longer value")
+            raise JobsError(f"secret {name}: a value this short is too short to be masked in logs (it needs at "
+                            f"least {MIN_SECRET_LENGTH} characters)", hint="choose a longer value")
         data = self._read()
         data[name] = value
         self._write(data)

@@ -34,7 +34,7 @@ for _ in range(int(sys.argv[2])):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(5400)
+@pytest.mark.timeout(3000)
 def test_concurrent_async_submits_run_each_job_exactly_once(jobs_data_dir, tmp_path):
     ledger = tmp_path / "ledger.txt"
     config = tmp_path / "config.yaml"
