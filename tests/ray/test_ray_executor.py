@@ -52,8 +52,14 @@ def test_run_id_is_the_submission_id_with_the_instance_resources(make_service, r
     """The job holds the instance type's CPUs and memory as Ray entrypoint resources (seen from inside,
     as what the cluster has minus what is free: nothing else runs on the test head)."""
     service = make_service()
-    script = ("import ray; ray.init(); total, free = ray.cluster_resources(), ray.available_resources(); "
-              "print('held', total['CPU'] - free.get('CPU', 0), total['memory'] - free.get('memory', 0))")
+    # Ray's view of available resources lags a moment behind a job's start: ask until it shows the hold.
+    script = ("import ray, time; ray.init()\n"
+              "for _ in range(200):\n"
+              "    total, free = ray.cluster_resources(), ray.available_resources()\n"
+              "    held = (total['CPU'] - free.get('CPU', 0), total['memory'] - free.get('memory', 0))\n"
+              "    if held[0]: break\n"
+              "    time.sleep(0.05)\n"
+              "print('held', *held)")
     run_id = submit(service, f"{sys.executable} -c \"{script}\"", instance_types=["one"])
     run = wait_status(service, run_id, "SUCCEEDED", timeout=300)
     assert ray_client.get_job_info(run_id).submission_id == run_id and run.exit_code == 0
