@@ -40,6 +40,15 @@ class ExecutorMeta(MetaHasTraits, ABCMeta):
     """The metaclass of an executor that is also a traitlets Configurable (`c.<Class>.*` options)."""
 
 
+def oversize_note(instance: InstanceType, cpus: float, memory_gb: float, host: str, outcome: str) -> list[str]:
+    """The note every executor gives for a type larger than what serves it: `host` names what serves it
+    ("this machine"), `outcome` says what follows ("so the job gets that")."""
+    if instance.cpus > cpus or instance.memory_gb > memory_gb:
+        return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; {host} has "
+                f"{cpus:g} vCPU / {memory_gb:.0f} GB, {outcome}"]
+    return []
+
+
 class Executor(ABC):
     #: Name users pass with --executor.
     name: str

@@ -29,7 +29,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import ExecutorError
 from ..instances import InstanceType
 from ..runner import layout, protocol
-from .base import Executor, ExecutorMeta, Launch, Liveness
+from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
 
 RUN = "/jobs/run"
 BLOBS = "/jobs/blobs"
@@ -185,10 +185,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:
-        if instance.cpus > self.cpus or instance.memory_gb > self.memory_gb:
-            return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; this Docker "
-                    f"host has {self.cpus:g} vCPU / {self.memory_gb:.0f} GB, so the container is limited to that"]
-        return []
+        return oversize_note(instance, self.cpus, self.memory_gb, "this Docker host",
+                             "so the container is limited to that")
 
     def gpu_env(self, gpus: list[str]) -> dict[str, str]:
         return {}  # the NVIDIA runtime shows a container only its devices, numbered from 0

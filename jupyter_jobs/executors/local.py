@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..instances import InstanceType
 from ..procs import is_alive, start_time
-from .base import Executor, Launch, Liveness
+from .base import Executor, Launch, Liveness, oversize_note
 
 
 class LocalExecutor(Executor):
@@ -65,11 +65,8 @@ class LocalExecutor(Executor):
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:
-        if instance.cpus > self.cpus or instance.memory_gb > self.machine_memory_gb:
-            return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; this "
-                    f"machine has {self.cpus:g} vCPU / {self.machine_memory_gb:.0f} GB, and the local executor "
-                    f"does not enforce CPU or memory limits"]
-        return []
+        return oversize_note(instance, self.cpus, self.machine_memory_gb, "this machine",
+                             "and the local executor does not enforce CPU or memory limits")
 
     def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
         with open(run_dir / "runner.out", "ab") as out:

@@ -36,7 +36,7 @@ from ..errors import ExecutorError, JobsError
 from ..instances import Catalogue, InstanceType
 from ..runner import layout, protocol
 from . import ray_relay
-from .base import Executor, ExecutorMeta, Launch, Liveness
+from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
 from .shipping import runner_command, runner_zipapp
@@ -171,10 +171,7 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:
-        if instance.cpus > self.cpus or instance.memory_gb > self.memory_gb:
-            return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; the Ray cluster "
-                    f"has {self.cpus:g} vCPU / {self.memory_gb:.0f} GB, so the job gets that"]
-        return []
+        return oversize_note(instance, self.cpus, self.memory_gb, "the Ray cluster", "so the job gets that")
 
     def gpu_env(self, gpus: list[str]) -> dict[str, str]:
         return {}  # Ray sets CUDA_VISIBLE_DEVICES for the GPUs it gives the entrypoint

@@ -34,7 +34,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import ExecutorError
 from ..instances import InstanceType
 from ..runner import layout, protocol
-from .base import Executor, ExecutorMeta, Launch, Liveness
+from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
 from .shipping import runner_command, runner_zipapp
@@ -143,10 +143,8 @@ class SlurmExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Execu
     def notes(self, instance: InstanceType) -> list[str]:
         partition = self._partition_of(instance.name)
         cpus, memory = self._largest(partition)
-        if instance.cpus > cpus or instance.memory_gb > memory:
-            return [f"{instance.name} asks for {instance.cpus:g} vCPU / {instance.memory_gb:g} GB; the largest node "
-                    f"of the Slurm partition {partition!r} has {cpus:g} vCPU / {memory:.0f} GB, so the job gets that"]
-        return []
+        return oversize_note(instance, cpus, memory, f"the largest node of the Slurm partition {partition!r}",
+                             "so the job gets that")
 
     def _largest(self, partition: str) -> tuple[float, float]:
         nodes = self._nodes(partition)
