@@ -4,7 +4,7 @@ from ._version import __version__
 
 #: The Python API (jupyter_jobs/api.py), imported on first use so `import jupyter_jobs` stays cheap for
 #: the CLI and the server extension.
-_API = ("Job", "JobRun", "JobFailed", "JobCancelled", "get_run")
+_API = ("Job", "JobRun", "JobSchedule", "JobFailed", "JobCancelled", "get_run", "get_schedule", "list_schedules")
 __all__ = ["__version__", *_API]
 
 

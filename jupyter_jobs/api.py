@@ -8,24 +8,29 @@
 A `Job` is what to run (a command, a config.yaml, a notebook); `submit()` / `run()` send it through the
 one submission module (`submit.py`) with the client `connect()` picks (a running Jupyter server's API,
 else the service in this process) and return a `JobRun` handle. `get_run(id)` finds a handle again.
+`schedule(cron, timezone)` saves it to run on a cron schedule instead (a `JobSchedule`; `get_schedule(id)`,
+`list_schedules()`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from .errors import ConfigError
 from .notebook.live import JobCancelled, JobFailed
 from .runner.protocol import Status
-from .service.schemas import Run
+from .service.schemas import Run, Schedule
 from .spec.models import JobSpec
 
-__all__ = ["Job", "JobRun", "JobFailed", "JobCancelled", "get_run"]
+__all__ = ["Job", "JobRun", "JobSchedule", "JobFailed", "JobCancelled", "get_run", "get_schedule",
+           "list_schedules"]
 
 Files = Iterable[str] | Mapping[str, str | None]
 
@@ -113,9 +118,29 @@ class Job:
     def submit(self, client=None) -> JobRun:
         """Upload what the service lacks and submit; returns at once (the job runs detached)."""
         from .connect import connect
-        from .submit import capture, submit, submit_prepared
 
         client = client or connect()
+        return JobRun(client, self._send(client))
+
+    def schedule(self, cron: str, timezone: str = "UTC", *, missed: str = "skip", overlap: str = "skip",
+                 name: str | None = None, client=None) -> JobSchedule:
+        """Save this job (its files as they are now) to run on a cron schedule, as `jupyter jobs schedule
+        create` does: `cron` has 5 fields (e.g. "0 3 * * *"), read in `timezone` (IANA); `missed` ("skip" or
+        "run-once") is what happens to ticks missed while no server ran, `overlap` ("skip" or "queue") to a
+        tick while the previous run still goes. A Jupyter server with jupyter-jobs fires it."""
+        from .connect import connect
+        from .schedule_timing import make_timing
+
+        timing = make_timing({field: f"Job.schedule({field})" for field in ("cron", "timezone", "missed",
+                                                                            "overlap", "name")},
+                             cron=cron, timezone=timezone, missed=missed, overlap=overlap, name=name)
+        client = client or connect()
+        return JobSchedule(client, self._send(client, timing))
+
+    def _send(self, client, timing=None):
+        """Submit the job, or with `timing` schedule it, through submit.py (as the CLI does)."""
+        from .submit import capture, schedule, schedule_prepared, submit, submit_prepared
+
         if self._notebook is not None:
             from .notebook.build import prepare_notebook
             from .notebook.results import staging_output
@@ -123,14 +148,16 @@ class Job:
             nb = self._notebook
             target = nb["output"] or staging_output(nb["path"])
             prepared = prepare_notebook(nb["path"], nb["parameters"], nb["options"], client.settings, target)
-            run = submit_prepared(client, prepared, self.source, self.executor)
-            return JobRun(client, run)
+            if timing is not None:
+                return schedule_prepared(client, prepared, self.source, timing, self.executor)
+            return submit_prepared(client, prepared, self.source, self.executor)
         try:
             captured, _ = capture(self.spec, self.base_dir, client.settings, self._loaded and self._loaded.lines)
-            run = submit(client, self.spec, captured, self.base_dir, self.source, self.executor)
+            if timing is not None:
+                return schedule(client, self.spec, captured, self.base_dir, self.source, timing, self.executor)
+            return submit(client, self.spec, captured, self.base_dir, self.source, self.executor)
         except ConfigError as exc:
             raise (self._loaded.locate(exc) if self._loaded else exc) from None
-        return JobRun(client, run)
 
     def run(self, client=None) -> JobRun:
         """Submit, then stream the job's output here until it ends (`JobRun.watch`)."""
@@ -218,9 +245,69 @@ class JobRun:
         return f"JobRun({self.id!r}, status={self._run.status!s})"
 
 
+class JobSchedule:
+    """A job saved with a cron schedule (`Job.schedule`): its next fire times and the runs it fired; it
+    may be paused, resumed and deleted."""
+
+    def __init__(self, client, schedule: Schedule):
+        self.client = client
+        self.id = schedule.id
+        self._schedule = schedule
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule as the service has it now (next times, last status, skipped ticks)."""
+        self._schedule = self.client.schedule(self.id)
+        return self._schedule
+
+    @property
+    def next_times(self) -> list[datetime]:
+        """The next 3 fire times, in the schedule's time zone (none while paused)."""
+        schedule = self.schedule
+        zone = ZoneInfo(schedule.timezone)
+        return [datetime.fromtimestamp(t, zone) for t in schedule.next_times]
+
+    def runs(self) -> list[JobRun]:
+        """The runs it fired, newest first."""
+        return [JobRun(self.client, run) for run in self.client.schedule_runs(self.id)]
+
+    def pause(self) -> Schedule:
+        self._schedule = self.client.pause_schedule(self.id)
+        return self._schedule
+
+    def resume(self) -> Schedule:
+        """Fire again from the next tick (the ticks while paused are not run)."""
+        self._schedule = self.client.resume_schedule(self.id)
+        return self._schedule
+
+    def delete(self) -> None:
+        """Delete the schedule; the runs it fired stay."""
+        self.client.delete_schedule(self.id)
+
+    def __repr__(self) -> str:
+        s = self._schedule
+        return f"JobSchedule({self.id!r}, {s.cron!r}, timezone={s.timezone!r}, paused={s.paused})"
+
+
 def get_run(run_id: str, client=None) -> JobRun:
     """The handle of a run submitted before (any front door); `run_id` may be a unique prefix."""
     from .connect import connect
 
     client = client or connect()
     return JobRun(client, client.get(client.resolve_id(run_id)))
+
+
+def get_schedule(schedule_id: str, client=None) -> JobSchedule:
+    """A schedule created before (any front door); `schedule_id` may be a unique prefix."""
+    from .connect import connect
+
+    client = client or connect()
+    return JobSchedule(client, client.schedule(client.resolve_schedule_id(schedule_id)))
+
+
+def list_schedules(client=None) -> list[JobSchedule]:
+    """Every schedule."""
+    from .connect import connect
+
+    client = client or connect()
+    return [JobSchedule(client, schedule) for schedule in client.schedules()]

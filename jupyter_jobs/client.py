@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .capture.files import Captured
-from .service.schemas import ForkRequest, Run, SubmitRequest
+from .service.schemas import CronPreview, ForkRequest, Run, Schedule, ScheduleRequest, SubmitRequest
 from .settings import JobsSettings, load_settings
 from .spec.bundle import local_path
 
@@ -114,14 +114,33 @@ def save_logs(output_dir: Path, texts: Callable[[str], Iterable[bytes]], events:
 
 
 class EmbeddedClient:
-    """Runs the service in-process; jobs still run detached, so they outlive this process."""
+    """Runs the service in-process; jobs still run detached, so they outlive this process.
+
+    Reads go through the service's own `Reads` on the index; the service itself (executors, the
+    instance catalogue, the queue) is built on first need, so `list`, `get` and `logs` of finished runs
+    import none of it (a live run is settled, and a waiting queue dispatched, through the service)."""
 
     def __init__(self, settings: JobsSettings | None = None, service=None):
-        """`service`: one this process already runs (the server's), else a new one on `settings`."""
-        from .service.service import JobsService
-
+        """`service`: one this process already runs (the server's), else one built on `settings` when needed."""
         self.settings = settings or (service.settings if service else load_settings())
-        self.service = service or JobsService(self.settings)
+        self._service = service
+        if service is not None:
+            self.reads = service.reads
+        else:
+            from .service.index import open_index
+            from .service.reads import Reads
+
+            self.reads = Reads(open_index(self.settings.data_dir, self.settings.db_url),
+                               lambda row: self.service.reads.settle(row))
+
+    @property
+    def service(self):
+        """The JobsService, built on first use."""
+        if self._service is None:
+            from .service.service import JobsService
+
+            self._service = JobsService(self.settings, index=self.reads.index)
+        return self._service
 
     # -- submitting -----------------------------------------------------------------------------------
     def upload(self, captured: Captured) -> UploadReport:
@@ -143,22 +162,26 @@ class EmbeddedClient:
 
     # -- reading --------------------------------------------------------------------------------------
     def resolve_id(self, prefix: str) -> str:
-        return self.service.resolve_id(prefix)
+        return self.reads.index.resolve_id(prefix)
 
     def get(self, run_id: str) -> Run:
-        return self.service.get(run_id)
+        return self.reads.get(run_id)
 
     def list(self, **filters) -> list[Run]:
-        return self.service.list(**filters)
+        from .service.queue import has_waiting, queue_dir
+
+        if self._service is not None or has_waiting(queue_dir(self.settings.data_dir)):
+            return self.service.list(**filters)  # embedded: what waits is dispatched first
+        return self.reads.list(**filters)
 
     def follow(self, run_id: str, offset: int = 0) -> Iterator[dict]:
-        return self.service.follow(run_id, offset)
+        return self.reads.follow(run_id, offset)
 
     def events(self, run_id: str, offset: int = 0) -> tuple[list[dict], int]:
-        return self.service.events(run_id, offset)
+        return self.reads.events(run_id, offset)
 
     def logs(self, run_id: str, stream: str) -> str:
-        return self.service.logs(run_id, stream)
+        return self.reads.logs(run_id, stream)
 
     def instance_types(self, executor: str | None = None):
         return self.service.instance_types(executor)
@@ -175,6 +198,42 @@ class EmbeddedClient:
 
     def cleanup(self) -> dict:
         return self.service.cleanup()
+
+    # -- schedules ------------------------------------------------------------------------------------
+    @property
+    def schedule_note(self) -> str | None:
+        """One line to show when a schedule is created: in-process, nothing fires it."""
+        if not self.service.embedded:
+            return None
+        return ("no Jupyter server with jupyter_jobs is running here: the schedule is saved, and fires once "
+                "one runs on this index (start `jupyter lab`, or set JUPYTER_JOBS_URL)")
+
+    def create_schedule(self, request: ScheduleRequest) -> Schedule:
+        return self.service.create_schedule(request)
+
+    def schedules(self) -> list[Schedule]:
+        return self.service.list_schedules()
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return self.service.get_schedule(schedule_id)
+
+    def resolve_schedule_id(self, prefix: str) -> str:
+        return self.service.resolve_schedule_id(prefix)
+
+    def pause_schedule(self, schedule_id: str) -> Schedule:
+        return self.service.pause_schedule(schedule_id)
+
+    def resume_schedule(self, schedule_id: str) -> Schedule:
+        return self.service.resume_schedule(schedule_id)
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self.service.delete_schedule(schedule_id)
+
+    def schedule_runs(self, schedule_id: str) -> list[Run]:
+        return self.service.schedule_runs(schedule_id)
+
+    def cron_preview(self, cron: str, timezone: str = "UTC") -> CronPreview:
+        return self.service.cron_preview(cron, timezone)
 
     # -- secrets (values go in, only names come out) --------------------------------------------------
     def set_secret(self, name: str, value: str) -> None:
@@ -195,14 +254,14 @@ class EmbeddedClient:
             with open_output(src_root, name) as src:  # never through a symlink the job left
                 save_chunks(iter(lambda: src.read(_CHUNK), b""), dest)
 
-        src_root = self.service.outputs_dir(run.id)
+        src_root = self.reads.outputs_dir(run.id)
         limit = self.settings.max_download_size if max_bytes is None else max_bytes
         return download_outputs(run, fetch, output_dir, limit)
 
     def download_logs(self, run_id: str, output_dir: Path) -> list[Path]:
         from .service.rundir import RunDir
 
-        rundir = RunDir(self.service.run_dir(run_id))
+        rundir = RunDir(self.reads.run_dir(run_id))
 
         def events() -> Iterator[bytes]:
             fh = rundir.open_events()  # never through a symlink the job left

@@ -7,7 +7,8 @@
 
 The cell runs in an environment detected from its imports and pinned to this kernel's versions.
 Its output (text, HTML, plots) appears here while it runs; a failure fails the cell with the job's
-own traceback; interrupting the cell cancels the job.
+own traceback; interrupting the cell cancels the job. `%%job --cron "0 3 * * *"` saves the cell (and the
+variables it reads, as they are now) on a schedule instead; `%job schedule NB --cron ...` a notebook.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
 
+from . import schedule_timing
 from .errors import JobsError
 from .runner.protocol import STREAMS, Status
 
@@ -34,6 +36,14 @@ def _split(values) -> list[str]:
         for item in items:
             out += [part.strip() for part in item.split(",") if part.strip()]
     return out
+
+
+def _argv(line: str) -> list[str]:
+    """A magic's line split as a shell splits it (`--cron "0 3 * * *"` is one value)."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:  # an unclosed quote
+        raise UsageError(f"{line.strip()}: {exc}") from None
 
 
 def _pairs(values, flag: str) -> dict[str, str]:
@@ -64,12 +74,14 @@ def _pairs(values, flag: str) -> dict[str, str]:
 @argument("--timeout", type=float, metavar="S", help="stop the job after S seconds")
 @argument("--no-wait", action="store_true", help="return at once with a handle")
 def _cell_arguments(line, cell):
-    """%%job [options]: run this cell as a job."""
+    """%%job [options]: run this cell as a job; with --cron, schedule it instead."""
+
+
+# `%%job --cron EXPR [--tz ZONE] ...`: schedule the cell (with its variables as they are now) instead.
+schedule_timing.add_arguments(_cell_arguments.parser, required=False)
 
 
 def _job_parser() -> MagicArgumentParser:
-    from .notebook import parameters
-
     parser = MagicArgumentParser(prog="%job", description="Manage jobs; run notebooks as jobs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("list", help="recent jobs")
@@ -86,18 +98,29 @@ def _job_parser() -> MagicArgumentParser:
     p.add_argument("id")
     p.add_argument("names", nargs="*", help="only these variables")
     p = sub.add_parser("run", help="run a notebook as a job (papermill)")
+    _notebook_arguments(p)
+    p.add_argument("-o", "--output")
+    p.add_argument("--no-wait", action="store_true")
+    p = sub.add_parser("schedule", help="run a notebook as a job on a cron schedule")
+    _notebook_arguments(p)
+    schedule_timing.add_arguments(p)
+    sub.add_parser("schedules", help="the schedules, with their next fire time and last status")
+    return parser
+
+
+def _notebook_arguments(p) -> None:
+    """A notebook job's options: `%job run`'s and `%job schedule`'s."""
+    from .notebook import parameters
+
     p.add_argument("notebook")
     parameters.add_arguments(p)
     p.add_argument("-i", "--instance")
-    p.add_argument("-o", "--output")
     p.add_argument("--name")
     p.add_argument("--inputs", action="append")
     p.add_argument("--outputs", action="append")
     p.add_argument("--env", action="append", nargs="+")
     p.add_argument("--executor")
     p.add_argument("--timeout", type=float)
-    p.add_argument("--no-wait", action="store_true")
-    return parser
 
 
 class _Html:
@@ -128,7 +151,9 @@ class JobMagics(Magics):
     @line_cell_magic
     def job(self, line: str, cell: str | None = None):
         """%%job [-i TYPE] [--in a,b] [--out x,y] [--inputs F] [--outputs F] [--no-wait] ...: run the cell
-        as a job, its output streamed here. %job list|status|logs|attach|result|cancel ID, %job run NB."""
+        as a job, its output streamed here; with --cron EXPR [--tz ZONE], schedule it (its variables as they
+        are now) instead. %job list|status|logs|attach|result|cancel ID, %job run NB, %job schedule NB --cron
+        EXPR, %job schedules."""
         try:
             if cell is None:
                 return self._line(line)
@@ -141,11 +166,15 @@ class JobMagics(Magics):
     # -- %%job ------------------------------------------------------------------------------------------
     def _cell(self, line: str, cell: str):
         from .notebook.build import Options, prepare_cell
-        from .notebook.live import handle_html
-        from .submit import submit_prepared
+        from .notebook.live import handle_display
+        from .submit import schedule_prepared, submit_prepared
 
-        args = parse_argstring(_cell_arguments, line)
-        options = Options(name=args.name, desc=args.desc, instance=args.instance, inputs=_split(args.inputs),
+        args = _cell_arguments.parser.parse_args(_argv(line))
+        timing = schedule_timing.from_args(args, args.name) if args.cron is not None else None
+        if timing is None and (args.timezone, args.missed, args.overlap) != ("UTC", "skip", "skip"):
+            raise UsageError("--tz, --missed and --overlap are for a scheduled cell: add --cron EXPR")
+        source = self._cell_label()
+        options = Options(name=args.name or source, desc=args.desc, instance=args.instance, inputs=_split(args.inputs),
                           outputs=_split(args.outputs), in_vars=_split(args.in_vars), out_vars=_split(args.out_vars),
                           docker=args.docker, env=_pairs(args.env, "--env"), requirements=args.requirements,
                           pip=[p for group in args.pip or [] for p in group], executor=args.executor,
@@ -154,21 +183,28 @@ class JobMagics(Magics):
         transformed = self.shell.transform_cell(cell)
         prepared = prepare_cell(cell, transformed, self.shell.user_ns, set(self.shell.user_ns_hidden), options,
                                 client.settings, base=Path.cwd(), python=sys.executable,
-                                execution_count=self.shell.execution_count)
+                                execution_count=self.shell.execution_count,
+                                cell_names=getattr(self.shell.compile, "_filename_map", None))
         for warning in prepared.warnings:
             print(f"jobs: warning: {warning}", file=sys.stderr)
-        run = submit_prepared(client, prepared, self._source(), options.executor)
+        if timing is not None:
+            return self._scheduled(schedule_prepared(client, prepared, source, timing, options.executor))
+        run = submit_prepared(client, prepared, source, options.executor)
         if args.no_wait:
-            from IPython.display import HTML, display
+            from IPython.display import display
 
-            display(HTML(handle_html(run)))
+            display(handle_display(run), raw=True)
             return None
         self._follow(run, options.out_vars)
         return None
 
-    def _source(self) -> str:
-        session = self.shell.user_ns.get("__session__")
-        return str(session) if session else "cell"
+    def _cell_label(self) -> str:
+        """What a `%%job` run is named after, and its source: its notebook and cell, `analysis.ipynb [5]`
+        (the notebook as the kernel knows it: Jupyter's session, VS Code's file), else `cell [5]`."""
+        ns = self.shell.user_ns
+        notebook = ns.get("__session__") or ns.get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME")
+        where = Path(str(notebook)).name if notebook else "cell"
+        return f"{where} [{self.shell.execution_count}]"
 
     def _follow(self, run, out_vars: list[str] | None, label: str = ""):
         """Stream the run here; then bring files back (also after a failure) and variables (on success)."""
@@ -198,10 +234,10 @@ class JobMagics(Magics):
     # -- %job ... ---------------------------------------------------------------------------------------
     def _line(self, line: str):
         parser = _job_parser()
-        argv = shlex.split(line)
+        argv = _argv(line)
         if not argv:
-            raise UsageError("%job needs a command: list, status, logs, attach, result, cancel, run "
-                             "(a cell starting with %%job runs as a job)")
+            raise UsageError("%job needs a command: list, status, logs, attach, result, cancel, run, schedule, "
+                             "schedules (a cell starting with %%job runs as a job)")
         args = parser.parse_args(argv)
         return getattr(self, f"_cmd_{args.command}")(args)
 
@@ -212,8 +248,8 @@ class JobMagics(Magics):
         rows = "".join(
             f"<tr><td><code>{r.id}</code></td><td>{html.escape(r.name or '-')}</td>"
             f"<td>{html.escape(console._status(r))}</td><td>{html.escape(r.instance_type)}</td><td>{console.when(r.created_at)}</td>"
-            f"<td>{console.duration(r)}</td></tr>" for r in runs)
-        head = "".join(f"<th>{h}</th>" for h in ("id", "name", "status", "instance", "created", "duration"))
+            f"<td>{console.duration(r)}</td><td>{html.escape(console.run_source(r))}</td></tr>" for r in runs)
+        head = "".join(f"<th>{h}</th>" for h in ("id", "name", "status", "instance", "created", "duration", "source"))
         return _Html(f"<table><tr>{head}</tr>{rows}</table>", console.runs_table(runs) if runs else "no jobs")
 
     def _cmd_status(self, args):
@@ -259,29 +295,63 @@ class JobMagics(Magics):
 
             print("brought back: " + ", ".join(f"{n} ({type_name(v)})" for n, v in values.items()))
 
-    def _cmd_run(self, args):
+    def _prepare_notebook(self, args, target: Path):
+        """The notebook job of `%job run`'s and `%job schedule`'s options, its warnings said."""
         from .notebook.build import Options, prepare_notebook
-        from .notebook.live import handle_html
         from .notebook.parameters import from_args
-        from .notebook.results import staging_output
-        from .submit import submit_prepared
 
-        parameters = from_args(args)
         options = Options(name=args.name, instance=args.instance, inputs=_split(args.inputs),
                           outputs=_split(args.outputs), env=_pairs(args.env, "--env"), executor=args.executor,
                           timeout=args.timeout, lenient=args.lenient)
-        target = Path(args.output).resolve() if args.output else staging_output(args.notebook)
-        prepared = prepare_notebook(args.notebook, parameters, options, self.client.settings, target,
+        prepared = prepare_notebook(args.notebook, from_args(args), options, self.client.settings, target,
                                     python=sys.executable)
         for warning in prepared.warnings:
             print(f"jobs: warning: {warning}", file=sys.stderr)
-        run = submit_prepared(self.client, prepared, str(Path(args.notebook).resolve()), options.executor)
-        if args.no_wait:
-            from IPython.display import HTML, display
+        return prepared
 
-            display(HTML(handle_html(run)))
+    def _cmd_run(self, args):
+        from .notebook.live import handle_display
+        from .notebook.results import staging_output
+        from .submit import submit_prepared
+
+        target = Path(args.output).resolve() if args.output else staging_output(args.notebook)
+        prepared = self._prepare_notebook(args, target)
+        run = submit_prepared(self.client, prepared, str(Path(args.notebook).resolve()), args.executor)
+        if args.no_wait:
+            from IPython.display import display
+
+            display(handle_display(run), raw=True)
             return None
         return self._follow_notebook(run)
+
+    def _cmd_schedule(self, args):
+        from .notebook.results import staging_output
+        from .submit import schedule_prepared
+
+        timing = schedule_timing.from_args(args, args.name)  # a bad --cron / --tz: before the notebook is read
+        prepared = self._prepare_notebook(args, staging_output(args.notebook))
+        return self._scheduled(schedule_prepared(self.client, prepared, str(Path(args.notebook).resolve()), timing,
+                                                 args.executor))
+
+    def _scheduled(self, schedule):
+        from . import console
+
+        lines = console.schedule_created(schedule, self.client.schedule_note)
+        text = "\n".join(lines)
+        return _Html("<br>".join(html.escape(line) for line in lines), text)
+
+    def _cmd_schedules(self, args):
+        from . import console
+
+        schedules = self.client.schedules()
+        rows = "".join(
+            f"<tr><td><code>{s.id}</code></td><td>{html.escape(s.name)}</td><td><code>{html.escape(s.cron)}</code> "
+            f"{html.escape(s.timezone)}<br><small>{html.escape(s.description)}</small></td>"
+            f"<td>{'paused' if s.paused else html.escape(console.fire_time(s.next_fire_at))}</td>"
+            f"<td>{html.escape(s.last_status or '-')}</td></tr>" for s in schedules)
+        head = "".join(f"<th>{h}</th>" for h in ("id", "name", "cron", "next", "last"))
+        return _Html(f"<table><tr>{head}</tr>{rows}</table>",
+                     console.schedules_table(schedules) if schedules else "no schedules")
 
     def _follow_notebook(self, run):
         """Follow a notebook run; the executed notebook comes back also when a cell failed."""
@@ -300,11 +370,12 @@ class JobMagics(Magics):
         if others.outputs and not run.data_deleted:
             self.client.download_outputs(others)
         if path is not None:
-            from IPython.display import HTML, display
+            from IPython.display import display
 
             rel = os.path.relpath(path)
-            display(HTML(f"<div style='font-size:90%'>executed notebook: <a href='{html.escape(rel)}' "
-                         f"target='_blank'>{html.escape(rel)}</a></div>"))
+            display({"text/html": f"<div style='font-size:90%'>executed notebook: <a href='{html.escape(rel)}' "
+                                  f"target='_blank'>{html.escape(rel)}</a></div>",
+                     "text/plain": f"executed notebook: {rel}"}, raw=True)
         if failure is not None:
             raise failure
         return None

@@ -21,7 +21,7 @@ from .capture.files import Captured
 from .client import DownloadReport, UploadReport, download_outputs, save_chunks, save_logs
 from .errors import ConfigError, Conflict, ExecutorError, JobsError, NotFound, SubmitError
 from .runner.protocol import EventType
-from .service.schemas import ForkRequest, Run, SubmitRequest
+from .service.schemas import CronPreview, ForkRequest, Run, Schedule, ScheduleRequest, SubmitRequest
 from .settings import JobsSettings
 
 _CHUNK = 1 << 20
@@ -253,6 +253,37 @@ class RemoteClient:
 
     def cleanup(self) -> dict:
         return self._json("POST", "cleanup")
+
+    # -- schedules (the server fires them) --------------------------------------------------------------
+    schedule_note: str | None = None
+
+    def create_schedule(self, request: ScheduleRequest) -> Schedule:
+        return Schedule.model_validate(self._json("POST", "schedules", body=request.model_dump(mode="json")))
+
+    def schedules(self) -> list[Schedule]:
+        return [Schedule.model_validate(s) for s in self._json("GET", "schedules")["schedules"]]
+
+    def schedule(self, schedule_id: str) -> Schedule:
+        return Schedule.model_validate(self._json("GET", f"schedules/{_q(schedule_id)}"))
+
+    def resolve_schedule_id(self, prefix: str) -> str:
+        return self.schedule(prefix).id
+
+    def pause_schedule(self, schedule_id: str) -> Schedule:
+        return Schedule.model_validate(self._json("POST", f"schedules/{_q(schedule_id)}/pause"))
+
+    def resume_schedule(self, schedule_id: str) -> Schedule:
+        return Schedule.model_validate(self._json("POST", f"schedules/{_q(schedule_id)}/resume"))
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        self._json("DELETE", f"schedules/{_q(schedule_id)}")
+
+    def schedule_runs(self, schedule_id: str) -> list[Run]:
+        return [Run.model_validate(r) for r in self._json("GET", f"schedules/{_q(schedule_id)}/runs")["runs"]]
+
+    def cron_preview(self, cron: str, timezone: str = "UTC") -> CronPreview:
+        return CronPreview.model_validate(self._json("GET", "schedules/preview",
+                                                     params={"cron": cron, "timezone": timezone}))
 
     # -- secrets (values go in, only names come out) --------------------------------------------------
     def set_secret(self, name: str, value: str) -> None:

@@ -46,12 +46,17 @@ class JobsSettings(Configurable):
                                            "renewal (renewed every third of it): a server sharing the index on "
                                            "another host that dies mid-start has its run queued again (or LOST, "
                                            "once a start was attempted) after this long.").tag(config=True)
+    schedule_poll_seconds = Float(15.0, help="Seconds between a server's looks for schedules that are due.").tag(
+        config=True)
+    schedule_grace_seconds = Float(300.0, help="A schedule's tick fired later than this after its time was "
+                                               "missed (no server ran then): the schedule's `missed` policy "
+                                               "decides whether it still runs.").tag(config=True)
     keep_workdir = Bool(False, help="Keep a run's work dir after it ends (debugging).").tag(config=True)
 
-    @validate("claim_lease_seconds")
-    def _positive_lease(self, proposal):
+    @validate("claim_lease_seconds", "schedule_poll_seconds")
+    def _positive(self, proposal):
         if proposal["value"] <= 0:
-            raise TraitError(f"c.JobsSettings.claim_lease_seconds: must be more than 0, not {proposal['value']}")
+            raise TraitError(f"c.JobsSettings.{proposal['trait'].name}: must be more than 0, not {proposal['value']}")
         return proposal["value"]
 
     @default("data_dir")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .capture.files import Captured, capture_inputs, capture_python
 from .pyenv.lock import EnvLock
-from .service.schemas import ForkRequest, Origin, Run, SubmitRequest
+from .service.schemas import ForkRequest, Origin, Run, Schedule, ScheduleRequest, ScheduleTiming, SubmitRequest
 from .spec.models import FileRef, JobSpec
 
 
@@ -42,26 +42,61 @@ def capture(spec: JobSpec, base_dir: Path, settings, lines: dict[str, int] | Non
     return captured, lock
 
 
-def submit(client, spec: JobSpec, captured: Captured, base_dir: Path, source: str | None,
-           executor: str | None = None, idempotency_key: str | None = None, user: str | None = None,
-           on_upload: Callable | None = None) -> Run:
-    """Upload the blobs the service lacks, then submit. `source` is what the job came from (a config
-    file, a notebook, "cell"); `on_upload(report)` may say what was uploaded."""
+def uploaded_request(client, spec: JobSpec, captured: Captured, base_dir: Path, source: str | None,
+                     executor: str | None = None, idempotency_key: str | None = None, user: str | None = None,
+                     on_upload: Callable | None = None, parameters: dict | None = None) -> SubmitRequest:
+    """Upload the blobs the service lacks; the job's submit request. `source` is what the job came from
+    (a config file, a notebook, "cell"); `on_upload(report)` may say what was uploaded; `parameters`: a
+    notebook run's (shown by `list` and the Lab)."""
     report = client.upload(captured)
     if on_upload is not None:
         on_upload(report)
+    shown: dict[str, str] = {}
+    if parameters:
+        from .notebook.parameters import injected_literals
+
+        shown = injected_literals(parameters)
     origin = Origin(base_dir=str(base_dir), source=source, host=socket.gethostname(),
-                    user=user if user is not None else current_user())
-    return client.submit(SubmitRequest(spec=spec, bundle=captured.bundle, origin=origin, executor=executor,
-                                       idempotency_key=idempotency_key))
+                    user=user if user is not None else current_user(), parameters=shown)
+    return SubmitRequest(spec=spec, bundle=captured.bundle, origin=origin, executor=executor,
+                         idempotency_key=idempotency_key)
+
+
+def submit(client, spec: JobSpec, captured: Captured, base_dir: Path, source: str | None,
+           executor: str | None = None, idempotency_key: str | None = None, user: str | None = None,
+           on_upload: Callable | None = None, parameters: dict | None = None) -> Run:
+    """Upload what the service lacks, then submit (`uploaded_request` says what the arguments are)."""
+    return client.submit(uploaded_request(client, spec, captured, base_dir, source, executor, idempotency_key,
+                                          user, on_upload, parameters))
+
+
+def schedule(client, spec: JobSpec, captured: Captured, base_dir: Path, source: str | None,
+             timing: ScheduleTiming, executor: str | None = None, on_upload: Callable | None = None,
+             user: str | None = None, parameters: dict | None = None) -> Schedule:
+    """Upload what the service lacks, then save the job to be submitted at each tick of `timing` (the
+    same request `submit` would send)."""
+    job = uploaded_request(client, spec, captured, base_dir, source, executor, user=user, on_upload=on_upload,
+                           parameters=parameters)
+    return client.create_schedule(ScheduleRequest(timing=timing, job=job))
+
+
+def _with_prepared(send: Callable, client, prepared, source: str | None, *args, **kwargs):
+    """`send` (submit or schedule) a cell or notebook job (`notebook.build.Prepared`); its temp files
+    are removed either way."""
+    try:
+        return send(client, prepared.spec, prepared.captured, prepared.base_dir, source, *args,
+                    parameters=prepared.parameters, **kwargs)
+    finally:
+        prepared.cleanup()
 
 
 def submit_prepared(client, prepared, source: str | None, executor: str | None = None, **kwargs) -> Run:
-    """Submit a cell or notebook job (`notebook.build.Prepared`); its temp files are removed either way."""
-    try:
-        return submit(client, prepared.spec, prepared.captured, prepared.base_dir, source, executor, **kwargs)
-    finally:
-        prepared.cleanup()
+    return _with_prepared(submit, client, prepared, source, executor, **kwargs)
+
+
+def schedule_prepared(client, prepared, source: str | None, timing: ScheduleTiming, executor: str | None = None,
+                      **kwargs) -> Schedule:
+    return _with_prepared(schedule, client, prepared, source, timing, executor, **kwargs)
 
 
 def fork(client, parent: Run, request: ForkRequest, new_inputs: dict[str, str], base_dir: Path) -> Run:

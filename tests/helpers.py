@@ -17,6 +17,19 @@ import pytest
 from jupyter_jobs.remote import RemoteClient
 
 
+def parameters_notebook(path: Path, parameters: str, *cells: str) -> Path:
+    """A python3 notebook at `path`: a cell tagged `parameters` with `parameters`, then code `cells`."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    tagged = nbformat.v4.new_code_cell(parameters)
+    tagged.metadata["tags"] = ["parameters"]
+    nb.cells = [tagged, *(nbformat.v4.new_code_cell(source) for source in cells)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
 def require_in_ci(reason: str) -> None:
     """Skip outside CI; under CI=true a missing required service is a failure, not a skip."""
     if os.environ.get("CI") == "true":

@@ -14,6 +14,7 @@ from .admin import cmd_envs, cmd_generate_requirements, cmd_instance_types, cmd_
 from .common import _DOING, EXIT_DISK_FULL, EXIT_USAGE, _disk_full
 from .parser import _take_id, build_parser
 from .runs import cmd_cancel, cmd_cleanup, cmd_delete, cmd_download_files, cmd_get, cmd_list, cmd_logs, cmd_set_data_ttl
+from .schedules import cmd_schedule
 from .submitting import cmd_attach, cmd_execute, cmd_fork, cmd_run
 
 
@@ -48,7 +49,7 @@ COMMANDS = {
     "logs": cmd_logs, "cancel": cmd_cancel, "download-files": cmd_download_files,
     "set-data-ttl": cmd_set_data_ttl, "delete": cmd_delete, "cleanup": cmd_cleanup,
     "instance-types": cmd_instance_types, "secrets": cmd_secrets,
-    "generate-requirements": cmd_generate_requirements, "envs": cmd_envs,
+    "generate-requirements": cmd_generate_requirements, "envs": cmd_envs, "schedule": cmd_schedule,
 }
 
 

@@ -57,5 +57,21 @@ def _client():
     return client
 
 
+def _show(items: list, fmt: str, table, empty, as_json=lambda item: item.model_dump(mode="json")) -> int:
+    """A listing (runs, schedules): JSON (each item `as_json(item)`) with `--format json`, else
+    `table(items)`, else, when there is nothing, the line `empty()` on stderr."""
+    import json
+
+    from .. import console
+
+    if fmt == "json":
+        print(json.dumps([as_json(item) for item in items], indent=1))
+    elif items:
+        print(table(items))
+    else:
+        console.info(empty())
+    return 0
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -50,17 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", metavar="NOTEBOOK", help="the notebook to run")
     p.add_argument("output_path", nargs="?", metavar="OUTPUT", help="where the executed notebook comes back "
                    "(as papermill's output path; default: NAME-<run id>.ipynb beside NOTEBOOK)")
-    parameters.add_arguments(p)
     p.add_argument("-o", "--output", help="the same as OUTPUT")
-    p.add_argument("-i", "--instance", "--cloud-instance-type", dest="instance", help="instance type")
-    p.add_argument("--name", help="the run's name (default: the notebook's)")
-    p.add_argument("--inputs", action="append", metavar="FILES",
-                   help="files the notebook reads, sent with it (comma-separated, repeatable)")
-    p.add_argument("--outputs", action="append", metavar="FILES",
-                   help="files it writes, brought back (comma-separated, repeatable)")
-    p.add_argument("--env-var", action="append", metavar="NAME=VALUE", help="an environment variable (repeatable)")
-    p.add_argument("--timeout", type=float, metavar="S", help="stop the run after S seconds")
-    p.add_argument("--executor", help="executor to run on (default: the first configured)")
+    _add_notebook_job(p, "the run's name (default: the notebook's)")
     p.add_argument("--async", dest="is_async", action="store_true", help="submit and return at once")
 
     p = sub.add_parser("fork", help="run a job again with changes")
@@ -68,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arg", action="append", metavar="NAME=VALUE", help="override an argument")
     p.add_argument("--var", action="append", metavar="NAME=PATH", help="another file for a variable")
     p.add_argument("--env-var", action="append", metavar="NAME=VALUE", help="set an environment variable")
-    parameters.add_arguments(p, lenient=False)
+    parameters.add_arguments(p)
     p.add_argument("--cloud-instance-type", "--instance", dest="instance_type", help="another instance type")
     p.add_argument("--name", help="the fork's name (default: the parent's)")
     p.add_argument("--desc", help="the fork's description (default: the parent's)")
@@ -137,4 +128,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("instance-types", help="instance types and whether they run here")
     p.add_argument("--format", choices=("table", "json"), default="table", help="a table, or JSON")
     p.add_argument("--executor", help="only this executor's (default: the first configured)")
+
+    _add_schedule(sub)
     return parser
+
+
+def _add_notebook_job(p: argparse.ArgumentParser, name_help: str) -> None:
+    """A notebook job's flags: `run`'s and `schedule create --notebook`'s (built by the same code)."""
+    from ..notebook import parameters
+
+    parameters.add_arguments(p)
+    p.add_argument("-i", "--instance", "--instance-type", "--cloud-instance-type", dest="instance",
+                   help="instance type")
+    p.add_argument("--name", help=name_help)
+    p.add_argument("--inputs", action="append", metavar="FILES",
+                   help="files the notebook reads, sent with it (comma-separated, repeatable)")
+    p.add_argument("--outputs", action="append", metavar="FILES",
+                   help="files it writes, brought back (comma-separated, repeatable)")
+    p.add_argument("--env-var", action="append", metavar="NAME=VALUE", help="an environment variable (repeatable)")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop the run after S seconds")
+    p.add_argument("--executor", help="executor to run on (default: the first configured)")
+
+
+def _add_schedule(sub) -> None:
+    """`schedule create|list|get|pause|resume|delete|runs` (cli/schedules.py)."""
+    from .. import schedule_timing
+
+    p = sub.add_parser("schedule", help="run a config or a notebook on a cron schedule while a Jupyter server "
+                       "with jupyter-jobs runs", description="Schedules: a saved job and a cron expression in "
+                       "a time zone; a Jupyter server with jupyter-jobs fires them.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    q = actions.add_parser("create", help="save a job (-c config.yaml or --notebook NB) with a cron schedule",
+                           description="Save a job with a cron schedule. Its files are captured and uploaded "
+                           "now; every tick runs that saved job.")
+    source = q.add_mutually_exclusive_group(required=True)
+    source.add_argument("-c", "--config", help="the job's config.yaml")
+    source.add_argument("--notebook", metavar="NOTEBOOK", help="a notebook to run with papermill")
+    schedule_timing.add_arguments(q)
+    _add_notebook_job(q, "the schedule's name (default: the job's name or the notebook's file name)")
+    q = actions.add_parser("list", help="schedules with their next fire time and last status")
+    q.add_argument("--format", choices=("table", "json"), default="table", help="a table, or JSON")
+    for action, text in (("get", "one schedule: its times, skipped ticks and recent runs"),
+                         ("pause", "stop firing until resumed"),
+                         ("resume", "fire again from the next tick (ticks while paused are not run)"),
+                         ("delete", "delete a schedule (the runs it fired stay)"),
+                         ("runs", "the runs a schedule fired, newest first")):
+        q = actions.add_parser(action, help=text)
+        q.add_argument("id", type=_id, metavar="ID", help="the schedule's id (a unique prefix will do)")
+        if action in ("get", "runs"):
+            q.add_argument("--format", choices=("table", "json"), default="table", help="a table, or JSON")

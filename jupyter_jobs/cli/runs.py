@@ -8,33 +8,28 @@ from pathlib import Path
 
 from ..errors import JobsError
 from ..runner import protocol
-from .common import _client, _plural, _step
+from .common import _client, _plural, _show, _step
 from .submitting import _download
 
 
 def cmd_list(args) -> int:
     from .. import console
+    from ..notebook.results import run_json
 
     runs = _client().list(status=args.status, limit=args.limit)
-    if args.format == "json":
-        print(json.dumps([r.model_dump(mode="json") for r in runs], indent=1))
-    elif runs:
-        print(console.runs_table(runs))
-    else:
-        console.info("no jobs yet; run one with `jupyter jobs execute -c config.yaml`")
-    return 0
+    return _show(runs, args.format, console.runs_table,
+                 lambda: "no jobs yet; run one with `jupyter jobs execute -c config.yaml`", run_json)
 
 
 def cmd_get(args) -> int:
     from .. import console
+    from ..notebook.results import executed_notebook_path, run_json
 
     client = _client()
     run = client.get(client.resolve_id(args.id))
     if args.format == "json":
-        print(run.model_dump_json(indent=1))
+        print(json.dumps(run_json(run), indent=1))
     else:
-        from ..notebook.results import executed_notebook_path
-
         print(console.run_details(run, executed_notebook_path(run)))
     return 0
 
@@ -48,7 +43,8 @@ def cmd_logs(args) -> int:
     if not args.follow and not args.timestamps and args.stream != "all":
         sys.stdout.write(client.logs(run_id, args.stream))
         return 0
-    printer = console.EventPrinter(timestamps=args.timestamps, streams=streams, quiet=True)
+    printer = console.EventPrinter(timestamps=args.timestamps, streams=streams, quiet=True,
+                                   detail=args.stream == "system")
     if args.follow:
         for event in client.follow(run_id):
             printer(event)

@@ -15,12 +15,23 @@ from .common import EXIT_DETACHED, _client, _pairs, _plural, _step
 
 # -- commands ---------------------------------------------------------------------------------------
 def cmd_execute(args) -> int:
+    from ..submit import submit
+
+    client, run = send_config(args.config, lambda client, *job, on_upload: submit(
+        client, *job, args.executor, on_upload=on_upload))
+    return _after_submit(client, run, args)
+
+
+def send_config(config: str, send):
+    """Read a config.yaml (its warnings said), capture its inputs (the Python detected said), then
+    `send(client, spec, captured, base_dir, source, on_upload=...)`: `execute` submits the job,
+    `schedule create` schedules it. A ConfigError names the file and line. Returns (client, sent)."""
     from .. import console
     from ..spec.config import load_config
     from ..spec.units import format_size
-    from ..submit import capture, submit
+    from ..submit import capture
 
-    loaded = load_config(args.config)
+    loaded = load_config(config)
     for warning in loaded.warnings:
         console.info(f"warning: {loaded.source}: {warning}")
     client = _client()
@@ -38,11 +49,10 @@ def cmd_execute(args) -> int:
         if lock is not None:
             _say_python(lock)
         _step("uploading the job's inputs")
-        run = submit(client, loaded.spec, captured, loaded.base_dir, str(Path(args.config).resolve()),
-                     args.executor, on_upload=uploaded)
+        sent = send(client, loaded.spec, captured, loaded.base_dir, str(Path(config).resolve()), on_upload=uploaded)
     except ConfigError as exc:  # name the file and line, as for every other config error
         raise loaded.locate(exc) from None
-    return _after_submit(client, run, args)
+    return client, sent
 
 
 def _say_python(lock) -> None:
@@ -64,32 +74,40 @@ def _say_python(lock) -> None:
 def cmd_run(args) -> int:
     """A notebook as a job; the executed notebook always comes back, also when a cell failed."""
     from .. import console
-    from ..notebook.build import Options, prepare_notebook
-    from ..notebook.parameters import from_args
     from ..notebook.results import executed_notebook_path, staging_output
     from ..submit import submit_prepared
 
     if args.output and args.output_path and Path(args.output) != Path(args.output_path):
         raise JobsError(f"two output notebooks given: {args.output_path} and -o {args.output}")
     output = args.output or args.output_path
-    split = lambda values: [x.strip() for v in values or [] for x in v.split(",") if x.strip()]  # noqa: E731
-    parameters = from_args(args)
-    options = Options(name=args.name, instance=args.instance, inputs=split(args.inputs),
-                      outputs=split(args.outputs), env=_pairs(args.env_var, "--env-var"), timeout=args.timeout,
-                      executor=args.executor, lenient=args.lenient)
     client = _client()
-    prepared = prepare_notebook(args.notebook, parameters, options, client.settings,
-                                Path(output).resolve() if output else staging_output(args.notebook))
-    for warning in prepared.warnings:
-        console.info(f"warning: {warning}")
-    if parameters:
-        console.info("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
+    prepared = prepare_notebook_job(client, args, Path(output).resolve() if output else staging_output(args.notebook))
     run = submit_prepared(client, prepared, str(Path(args.notebook).resolve()), args.executor)
     if args.is_async:
         console.info(f"the executed notebook comes back as {executed_notebook_path(run)} when you "
                      f"`jupyter jobs attach {run.id}`")
     args.output = None  # _after_submit's -o is execute's job id file
     return _after_submit(client, run, args)
+
+
+def prepare_notebook_job(client, args, output: Path):
+    """The notebook job of `run`'s and `schedule create --notebook`'s flags (parser._add_notebook_job):
+    parameters checked against the notebook, environment detected, warnings said."""
+    from .. import console
+    from ..notebook.build import Options, prepare_notebook
+    from ..notebook.parameters import from_args
+
+    split = lambda values: [x.strip() for v in values or [] for x in v.split(",") if x.strip()]  # noqa: E731
+    parameters = from_args(args)
+    options = Options(name=args.name, instance=args.instance, inputs=split(args.inputs),
+                      outputs=split(args.outputs), env=_pairs(args.env_var, "--env-var"), timeout=args.timeout,
+                      executor=args.executor, lenient=args.lenient)
+    prepared = prepare_notebook(args.notebook, parameters, options, client.settings, output)
+    for warning in prepared.warnings:
+        console.info(f"warning: {warning}")
+    if parameters:
+        console.info("parameters: " + ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
+    return prepared
 
 
 def cmd_fork(args) -> int:
@@ -107,7 +125,7 @@ def cmd_fork(args) -> int:
     request = ForkRequest(args=_pairs(args.arg, "--arg"), env_vars=_pairs(args.env_var, "--env-var"),
                           parameters=load_parameters(args.parameters, args.raw_parameters, args.parameter_files,
                                                      args.parameter_yaml),
-                          instance_type=args.instance_type, name=args.name, desc=args.desc)
+                          instance_type=args.instance_type, name=args.name, desc=args.desc, lenient=args.lenient)
     request.outputs = {var: path for var, path in variables.items() if var not in input_vars}
     try:
         run = fork(client, parent, request, {v: p for v, p in variables.items() if v in input_vars}, Path.cwd())

@@ -40,6 +40,17 @@ class ExecutorMeta(MetaHasTraits, ABCMeta):
     """The metaclass of an executor that is also a traitlets Configurable (`c.<Class>.*` options)."""
 
 
+def gpu_count(count: float) -> str:
+    """`1 GPU`, `2 GPUs`, `0 GPUs`, `0.5 GPU` (a part of one)."""
+    return f"{count:g} GPU" + ("" if 0 < count <= 1 else "s")
+
+
+def gpu_shortage(instance: InstanceType, have: int, where: str) -> str:
+    """The refusal every executor gives for a type asking more GPUs than it has: `where` names what it
+    asked ("this machine has"), e.g. "needs 2 GPUs (any); this machine has 1 GPU"."""
+    return f"needs {gpu_count(instance.gpus)} ({instance.gpu_kind or 'any'}); {where} {gpu_count(have)}"
+
+
 def oversize_note(instance: InstanceType, cpus: float, memory_gb: float, host: str, outcome: str) -> list[str]:
     """The note every executor gives for a type larger than what serves it: `host` names what serves it
     ("this machine"), `outcome` says what follows ("so the job gets that")."""

@@ -29,7 +29,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import ExecutorError
 from ..instances import InstanceType
 from ..runner import layout, protocol
-from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
+from .base import Executor, ExecutorMeta, Launch, Liveness, gpu_count, gpu_shortage, oversize_note
 
 RUN = "/jobs/run"
 BLOBS = "/jobs/blobs"
@@ -179,9 +179,7 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
 
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
-            have = f"{len(self.gpus)} GPU" + ("s" if len(self.gpus) != 1 else "")
-            return (f"needs {instance.gpus:g} GPU ({instance.gpu_kind or 'any'}); this Docker host offers {have} "
-                    f"(c.DockerExecutor.gpus)")
+            return gpu_shortage(instance, len(self.gpus), "this Docker host offers") + " (c.DockerExecutor.gpus)"
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:
@@ -265,8 +263,7 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
             _remove(container)
             text = _short(exc)
             if gpus and "could not select device driver" in text:
-                n = len(gpus)
-                raise ExecutorError(f"instance {launch.instance} needs {n} GPU{'s' if n != 1 else ''}; this "
+                raise ExecutorError(f"instance {launch.instance} needs {gpu_count(len(gpus))}; this "
                                     f"Docker host has no GPU runtime",
                                     hint="install the NVIDIA container toolkit there, or remove the ids from "
                                          "c.DockerExecutor.gpus") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..instances import InstanceType
 from ..procs import is_alive, start_time
-from .base import Executor, Launch, Liveness, oversize_note
+from .base import Executor, Launch, Liveness, gpu_shortage, oversize_note
 
 
 class LocalExecutor(Executor):
@@ -60,8 +60,7 @@ class LocalExecutor(Executor):
 
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
-            have = f"{len(self.gpus)} GPU" + ("s" if len(self.gpus) != 1 else "")
-            return f"needs {instance.gpus:g} GPU ({instance.gpu_kind or 'any'}); this machine has {have}"
+            return gpu_shortage(instance, len(self.gpus), "this machine has")
         return None
 
     def notes(self, instance: InstanceType) -> list[str]:

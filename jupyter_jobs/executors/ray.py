@@ -36,7 +36,7 @@ from ..errors import ExecutorError, JobsError
 from ..instances import Catalogue, InstanceType
 from ..runner import layout, protocol
 from . import ray_relay
-from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
+from .base import Executor, ExecutorMeta, Launch, Liveness, gpu_shortage, oversize_note
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
 from .shipping import runner_command, runner_zipapp
@@ -161,9 +161,8 @@ class RayExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Executo
     # -- the Executor interface ---------------------------------------------------------------------
     def refusal(self, instance: InstanceType) -> str | None:
         if instance.whole_gpus > len(self.gpus):
-            have = f"{len(self.gpus)} GPU" + ("s" if len(self.gpus) != 1 else "")
-            return (f"needs {instance.gpus:g} GPU ({instance.gpu_kind or 'any'}); the Ray cluster at {self._where} "
-                    f"has {have}, and Ray would keep such a job pending for ever")
+            return (gpu_shortage(instance, len(self.gpus), f"the Ray cluster at {self._where} has")
+                    + ", and Ray would keep such a job pending for ever")
         kinds = self._cluster["kinds"]
         if instance.gpus and instance.gpu_kind and kinds and instance.gpu_kind not in kinds:
             return (f"needs {instance.gpu_kind} GPUs; the Ray cluster's GPUs are "

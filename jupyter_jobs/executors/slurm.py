@@ -34,7 +34,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import ExecutorError
 from ..instances import InstanceType
 from ..runner import layout, protocol
-from .base import Executor, ExecutorMeta, Launch, Liveness, oversize_note
+from .base import Executor, ExecutorMeta, Launch, Liveness, gpu_count, oversize_note
 from .capacity import EngineCapacity
 from .shared_fs import SECRETS_FILE, SharedFileSystem
 from .shipping import runner_command, runner_zipapp
@@ -132,7 +132,7 @@ class SlurmExecutor(SharedFileSystem, EngineCapacity, LoggingConfigurable, Execu
         wanted = _gpus_of(gres or "")
         if wanted and not any(n.gpus >= wanted for n in nodes):
             most = max(n.gpus for n in nodes)
-            return (f"needs {wanted} GPU ({instance.gpu_kind or 'any'}); no node of the Slurm partition "
+            return (f"needs {gpu_count(wanted)} ({instance.gpu_kind or 'any'}); no node of the Slurm partition "
                     f"{partition!r} has {wanted} (at most {most}), so Slurm would refuse --gres={gres}")
         return None
 

@@ -66,6 +66,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sent: dict[str, dict] = field(default_factory=dict)
+    #: A notebook run's parameters (as job.json has them).
+    parameters: dict = field(default_factory=dict)
     tmp: tempfile.TemporaryDirectory | None = None
 
     def cleanup(self) -> None:
@@ -203,11 +205,15 @@ def _capture(prepared_inputs: list[FileRef], base: Path, var_refs: list[FileRef]
 
 
 def prepare_cell(source: str, transformed: str, user_ns: dict, hidden: set[str], options: Options, settings,
-                 base: Path | None = None, python: str | None = None, execution_count: int | None = None) -> Prepared:
-    """A `%%job` cell: detect what it reads and imports, write its variables, build spec and bundle."""
+                 base: Path | None = None, python: str | None = None, execution_count: int | None = None,
+                 cell_names: dict[str, int] | None = None) -> Prepared:
+    """A `%%job` cell: detect what it reads and imports, write its variables, build spec and bundle.
+    `cell_names` (the kernel compiler's file name -> execution count) lets the job's traceback name
+    the kernel cells the functions it was sent come from (`Cell In[N]`), with their lines."""
     import ast
+    import linecache
 
-    from .variables import VariableError, choose, free_names, write_variables
+    from .variables import VariableError, choose, code_files, free_names, write_variables
 
     base = Path(base or os.getcwd()).resolve()
     try:
@@ -230,7 +236,9 @@ def prepare_cell(source: str, transformed: str, user_ns: dict, hidden: set[str],
                "inputs": {name: {"path": f"{protocol.JOB_IN_DIR}/{info['file']}", "format": info["format"]}
                           for name, info in written.items()},
                "outputs": list(options.out_vars), "out_budget": settings.max_download_size,
-               "execution_count": execution_count}
+               "execution_count": execution_count,
+               "cells": {name: {"count": (cell_names or {})[name], "lines": linecache.getlines(name)}
+                         for name in sorted(code_files(sent.variables.values())) if name in (cell_names or {})}}
         var_refs = [FileRef(path=f"{protocol.JOB_IN_DIR}/{info['file']}") for info in written.values()]
         user_inputs = _user_refs(options.inputs, "--inputs")
         spec = _spec(options, "cell", "cell", user_inputs + var_refs,
@@ -247,29 +255,40 @@ def prepare_cell(source: str, transformed: str, user_ns: dict, hidden: set[str],
 
 
 # -- notebooks -------------------------------------------------------------------------------------------
+def _as_python(source: str) -> str:
+    """A cell as Python for import detection: IPython's input transforms (magics, `!cmd`) applied when
+    it is not plain Python already (they leave plain Python as it is), so a notebook of plain cells does
+    not import IPython here."""
+    import ast
+
+    try:
+        ast.parse(source)
+        return source
+    except (SyntaxError, ValueError):
+        pass
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:
+        return source
+
+
 def prepare_notebook(path: str | os.PathLike, parameters: dict, options: Options, settings, output: Path,
                      python: str | None = None) -> Prepared:
     """A notebook run with papermill in the job; `output` is where the executed notebook comes back."""
-    from IPython.core.inputtransformer2 import TransformerManager
-    from papermill.iorw import load_notebook_node
+    from .papermill_parts import read_notebook
 
     nb_path = Path(path).resolve()
     if not nb_path.is_file():
         raise JobsError(f"notebook {path} not found")
     try:
-        nb = load_notebook_node(str(nb_path))  # as papermill reads it (every cell gets its tags list)
+        nb = read_notebook(nb_path)  # as papermill reads it (every cell gets its tags list)
     except Exception as exc:
         raise JobsError(f"{path} is not a notebook: {exc}") from None
     checked = check_parameters(nb, nb_path, parameters, options.lenient)
     base = nb_path.parent
-    transformer = TransformerManager()
-    sources = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            try:
-                sources.append(transformer.transform_cell(cell.source))
-            except Exception:
-                sources.append(cell.source)
+    sources = [_as_python(cell.source) for cell in nb.cells if cell.cell_type == "code"]
     tmp = tempfile.TemporaryDirectory(prefix="jupyter-jobs-nb-")
     try:
         lock = detect_env(sources, base, ["papermill", "ipykernel", "IPython"], options, python)
@@ -285,6 +304,6 @@ def prepare_notebook(path: str | os.PathLike, parameters: dict, options: Options
     except BaseException:
         tmp.cleanup()
         raise
-    prepared = Prepared(spec=spec, captured=captured, lock=lock, base_dir=base, tmp=tmp)
+    prepared = Prepared(spec=spec, captured=captured, lock=lock, base_dir=base, tmp=tmp, parameters=parameters)
     prepared.warnings = checked + _lock_warnings(lock)
     return prepared

@@ -14,9 +14,12 @@ import threading
 import time
 
 from ..errors import JobsError
-from ..runner.protocol import EventType, Status
+from ..runner.protocol import LOG_DETAIL, EventType, Status
 
 _TICK = 1.0  # seconds between status-line refreshes while nothing happens
+_KILL_HINT = "(interrupt again to kill it now)"
+_HOLD = 0.1  # seconds finished lines wait for more text of their stream, to go out as one stream output
+_HOLD_MAX = 0.5  # seconds text is held at most (text that keeps coming, a line not finished yet)
 
 
 class JobFailed(JobsError):
@@ -43,30 +46,33 @@ class JobCancelled(JobFailed):
 
 
 def _ipython():
-    from IPython.display import HTML, clear_output, display, publish_display_data
+    from IPython.display import clear_output, display, publish_display_data
 
-    return HTML, clear_output, display, publish_display_data
+    return clear_output, display, publish_display_data
 
 
 class StatusLine:
-    """One line that is updated in place (an IPython display handle)."""
+    """One line that is updated in place (an IPython display handle), as HTML and as readable text
+    (`job ID SUCCEEDED in 7s (c1.4 on local)`) for viewers without HTML."""
 
     def __init__(self, run_id: str, label: str):
-        HTML, _, display, _ = _ipython()
+        _, display, _ = _ipython()
         self.run_id, self.label = run_id, label
-        self._html = HTML
         self.text = ""
         # A terminal IPython cannot update in place: there, print each new state once.
         self.in_place = _in_kernel()
-        self.handle = display(HTML(self._render("submitted", "")), display_id=True) if self.in_place else None
+        self.handle = display(self._bundle("submitted", ""), raw=True, display_id=True) if self.in_place else None
 
-    def _render(self, state: str, detail: str) -> str:
+    def _bundle(self, state: str, detail: str) -> dict:
         colour = {"SUCCEEDED": "#2e7d32", "FAILED": "#c62828", "CANCELLED": "#ef6c00", "LOST": "#c62828"}.get(
             state.split()[0] if state else "", "#546e7a")
-        detail = f" &middot; {html.escape(detail)}" if detail else ""
-        return (f"<div style='font-family:var(--jp-code-font-family,monospace);font-size:90%;color:#546e7a'>"
-                f"job <code>{self.run_id}</code> {html.escape(self.label)} "
-                f"<b style='color:{colour}'>{html.escape(state)}</b>{detail}</div>")
+        label = f" {self.label}" if self.label else ""
+        html_text = (f"<div style='font-family:var(--jp-code-font-family,monospace);font-size:90%;color:#546e7a'>"
+                     f"job <code>{self.run_id}</code>{html.escape(label)} "
+                     f"<b style='color:{colour}'>{html.escape(state)}</b>"
+                     + (f" {html.escape(detail)}" if detail else "") + "</div>")
+        return {"text/plain": f"job {self.run_id}{label} {state}" + (f" {detail}" if detail else ""),
+                "text/html": html_text}
 
     def show(self, state: str, detail: str = "") -> None:
         text = f"{state}|{detail}"
@@ -74,18 +80,18 @@ class StatusLine:
             return
         if not self.in_place:
             if state != self.text.split("|", 1)[0]:
-                print(f"jobs: job {self.run_id} {state}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+                print(f"jobs: job {self.run_id} {state}" + (f" {detail}" if detail else ""), file=sys.stderr)
             self.text = text
             return
         self.text = text
-        self.handle.update(self._html(self._render(state, detail)))
+        self.handle.update(self._bundle(state, detail), raw=True)
 
     def redisplay(self) -> None:
         """After a clear_output from the job: the old handle is gone with the cleared outputs."""
         if not self.in_place:
             return
-        HTML, _, display, _ = _ipython()
-        self.handle = display(HTML(self._render(*(self.text.split("|", 1) if self.text else ("", "")))),
+        _, display, _ = _ipython()
+        self.handle = display(self._bundle(*(self.text.split("|", 1) if self.text else ("", ""))), raw=True,
                               display_id=True)
 
 
@@ -99,6 +105,39 @@ def _in_kernel() -> bool:
 def _elapsed(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class StreamText:
+    """The job's stdout/stderr text on its way to the cell's streams, held briefly so that one print (its
+    text and its newline arrive apart) or a burst of lines becomes one stream output, not one per chunk."""
+
+    def __init__(self):
+        self.stream: str | None = None
+        self.text = ""
+        self.first = self.last = 0.0
+
+    def add(self, stream: str, text: str, now: float) -> None:
+        if self.text and stream != self.stream:
+            self.flush()
+        if not self.text:
+            self.first = now
+        self.stream, self.text, self.last = stream, self.text + text, now
+
+    def due(self, now: float) -> float | None:
+        """Seconds until the held text should go out (0: now); None when nothing is held."""
+        if not self.text:
+            return None
+        limit = self.first + _HOLD_MAX
+        if self.text.endswith("\n"):
+            limit = min(limit, self.last + _HOLD)
+        return max(0.0, limit - now)
+
+    def flush(self) -> None:
+        if self.text:
+            out = sys.stdout if self.stream == "stdout" else sys.stderr
+            out.write(self.text)
+            out.flush()
+        self.text = ""
 
 
 class LiveRun:
@@ -119,6 +158,7 @@ class LiveRun:
         self.events: queue.Queue = queue.Queue()
         self.seen_events = 0
         self.first_output_at: float | None = None
+        self.streams = StreamText()
 
     # -- event pump (a thread: `follow` blocks, the status line must tick) --------------------------------
     def _pump(self) -> None:
@@ -137,8 +177,9 @@ class LiveRun:
         last_poll = 0.0
         while True:
             try:
+                due = self.streams.due(time.time())
                 try:
-                    event = self.events.get(timeout=_TICK)
+                    event = self.events.get(timeout=_TICK if due is None else min(_TICK, due))
                 except queue.Empty:
                     event = ()
                 if event is None:
@@ -146,6 +187,8 @@ class LiveRun:
                 if event:
                     self.handle(event)
                 now = time.time()
+                if self.streams.due(now) == 0:
+                    self.streams.flush()
                 if self.status == Status.QUEUED and now - last_poll > _TICK:
                     last_poll = now
                     self._poll_queue()
@@ -154,10 +197,11 @@ class LiveRun:
                 if cancelled_at is None:
                     cancelled_at = time.time()
                     self.client.cancel(self.run_id, graceful=True)
-                    self.line.show("cancelling", "interrupt again to kill it now")
+                    self.line.show("cancelling", _KILL_HINT)
                 else:
                     self.client.cancel(self.run_id, graceful=False)
                     self.line.show("killing")
+        self.streams.flush()
         sys.stdout.flush()
         sys.stderr.flush()
         run = self.client.get(self.run_id)
@@ -183,20 +227,19 @@ class LiveRun:
     def _show(self, cancelling: bool = False) -> None:
         now = time.time()
         if cancelling:
-            self.line.show("cancelling", "interrupt again to kill it now")
+            self.line.show("cancelling", _KILL_HINT)
         elif self.status == Status.QUEUED:
             pos = getattr(self.run, "queue_position", None)
-            self.line.show(f"queued #{pos}" if pos else "queued", f"waiting {_elapsed(now - self.created_at)}")
+            self.line.show(f"queued #{pos}" if pos else "queued", f"(waiting {_elapsed(now - self.created_at)})")
         elif self.status == Status.PREPARING:
-            self.line.show("preparing environment", self.phase)
+            self.line.show("preparing environment", f"· {self.phase}" if self.phase else "")
         elif self.status == Status.RUNNING:
             since = self.started_at or now
             self.line.show("running", " · ".join(x for x in (_elapsed(now - since), self.progress) if x))
 
     def _final(self, run) -> None:
-        took = f"in {_elapsed(run.duration)}" if getattr(run, "duration", None) is not None else ""
-        where = f"{run.instance_type} on {run.executor}"
-        self.line.show(run.status, " · ".join(x for x in (took, where) if x))
+        took = f"in {_elapsed(run.duration)} " if getattr(run, "duration", None) is not None else ""
+        self.line.show(run.status, f"{took}({run.instance_type} on {run.executor})")
 
     def handle(self, event: dict) -> None:
         kind = event.get("type")
@@ -208,11 +251,11 @@ class LiveRun:
         elif kind == EventType.LOG:
             stream = event.get("stream")
             if stream == "system":
-                self.phase = event["text"].strip().splitlines()[-1][:120] if event["text"].strip() else self.phase
+                if event.get("level") != LOG_DETAIL and event["text"].strip():  # uv's own lines are not news
+                    self.phase = event["text"].strip().splitlines()[-1][:120]
             elif self.show_outputs:
                 self._note_output()
-                (sys.stdout if stream == "stdout" else sys.stderr).write(event["text"])
-                (sys.stdout if stream == "stdout" else sys.stderr).flush()
+                self.streams.add(stream, event["text"], time.time())
         elif kind == EventType.PROGRESS:
             self.progress = f"{event['progress']:.0f}% {event.get('message') or ''}".strip()
         elif kind == EventType.DISPLAY:
@@ -233,7 +276,8 @@ class LiveRun:
             return
         if not self.show_outputs:
             return
-        _, clear_output, _, publish_display_data = _ipython()
+        clear_output, _, publish_display_data = _ipython()
+        self.streams.flush()
         sys.stdout.flush()
         sys.stderr.flush()
         self._note_output()
@@ -247,13 +291,15 @@ class LiveRun:
                              update=msg_type == "update_display_data")
 
 
-def handle_html(run, note: str = "") -> str:
-    """The small table `--no-wait` returns."""
+def handle_display(run, note: str = "") -> dict:
+    """What `--no-wait` shows: a small table (and the same as text), with how to follow the run."""
+    status = run.status + (f" #{run.queue_position}" if run.queue_position else "")
     rows = [("job", f"<code>{run.id}</code>"), ("name", html.escape(run.name or "-")),
-            ("status", html.escape(run.status + (f" #{run.queue_position}" if run.queue_position else ""))),
-            ("instance", html.escape(f"{run.instance_type} on {run.executor}"))]
+            ("status", html.escape(status)), ("instance", html.escape(f"{run.instance_type} on {run.executor}"))]
     cells = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
                     for k, v in rows)
-    hint = (f"<div style='font-size:85%;color:#546e7a'>follow it with <code>%job attach {run.id}</code>, "
-            f"variables with <code>%job result {run.id}</code>{html.escape(note)}</div>")
-    return f"<table>{cells}</table>{hint}"
+    hint = f"follow it with %job attach {run.id}, variables with %job result {run.id}{note}"
+    html_hint = (f"<div style='font-size:85%;color:#546e7a'>follow it with <code>%job attach {run.id}</code>, "
+                 f"variables with <code>%job result {run.id}</code>{html.escape(note)}</div>")
+    return {"text/html": f"<table>{cells}</table>{html_hint}",
+            "text/plain": f"job {run.id} {status} ({run.instance_type} on {run.executor}); {hint}"}

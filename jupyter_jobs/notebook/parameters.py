@@ -1,9 +1,10 @@
 """A notebook run's parameters, taken as papermill's CLI takes them, and checked against the notebook.
 
-`-p NAME VALUE` is typed by papermill's own rule (`papermill.cli._resolve_type`: True/False/None, int,
+`-p NAME VALUE` is typed by papermill's rule (`papermill.cli._resolve_type`: True/False/None, int,
 float, else the text), `-r NAME VALUE` stays text, `-f FILE` and `-y TEXT` are YAML read with
-papermill's loader (dates stay text). They combine in papermill's order whatever the command line's:
-files, then YAML texts, then `-p`, then `-r`. So a papermill pipeline's flags mean the same here.
+papermill's loader (dates stay text); `papermill_parts.py` holds them, without importing papermill.
+They combine in papermill's order whatever the command line's: files, then YAML texts, then `-p`,
+then `-r`. So a papermill pipeline's flags mean the same here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from ..errors import JobsError
 
 
-def add_arguments(parser: argparse.ArgumentParser, lenient: bool = True) -> None:
-    """The papermill parameter flags (`jupyter jobs run`, `%job run`; `fork` without --lenient)."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The papermill parameter flags and `--lenient` (`jupyter jobs run`, `fork`, `%job run`)."""
     parser.add_argument("-p", "--parameters", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         dest="parameters", help="a parameter, typed as papermill types it: True/False/None, "
                         "an int, a float (1e3 is 1000.0), else the text (repeatable)")
@@ -26,10 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser, lenient: bool = True) -> None
                         metavar="FILE", help="a YAML file of parameters (repeatable)")
     parser.add_argument("-y", "--parameters-yaml", "--parameters_yaml", action="append", dest="parameter_yaml",
                         metavar="YAML", help="parameters as a YAML mapping, e.g. 'x: 1' (repeatable)")
-    if lenient:
-        parser.add_argument("--lenient", action="store_true",
-                            help="as papermill: warn instead of refusing unknown parameters and notebooks "
-                                 "without a cell tagged `parameters`")
+    parser.add_argument("--lenient", action="store_true",
+                        help="as papermill: warn instead of refusing unknown parameters and notebooks "
+                             "without a cell tagged `parameters`")
 
 
 def from_args(args: argparse.Namespace) -> dict:
@@ -40,8 +40,8 @@ def load_parameters(typed: list | None = None, raw: list | None = None, files: l
                     yamls: list[str] | None = None) -> dict:
     """The parameters of the flags, merged in papermill's order (files, -y, -p, -r: later wins)."""
     import yaml
-    from papermill.cli import _resolve_type
-    from papermill.iorw import NoDatesSafeLoader
+
+    from .papermill_parts import NoDatesSafeLoader, resolve_type
 
     def mapping(text: str, where: str) -> dict:
         try:
@@ -62,7 +62,7 @@ def load_parameters(typed: list | None = None, raw: list | None = None, files: l
     for text in yamls or []:
         parameters.update(mapping(text, f"-y {text!r}"))
     for name, value in typed or []:
-        parameters[name] = _resolve_type(value)
+        parameters[name] = resolve_type(value)
     for name, value in raw or []:
         parameters[name] = value
     return parameters
@@ -70,9 +70,9 @@ def load_parameters(typed: list | None = None, raw: list | None = None, files: l
 
 def notebook_parameters(nb) -> list:
     """The parameters papermill infers from the cell tagged `parameters` (name, type, default, help)."""
-    from papermill.inspection import _infer_parameters
+    from .papermill_parts import infer_parameters
 
-    return _infer_parameters(nb)
+    return infer_parameters(nb)
 
 
 def check_parameters(nb, path: Path, parameters: dict, lenient: bool = False) -> list[str]:
@@ -94,3 +94,44 @@ def check_parameters(nb, path: Path, parameters: dict, lenient: bool = False) ->
     if not lenient:
         raise JobsError(message, hint=hint)
     return [message + ("; the parameters go in a cell at the top" if not has_cell else "; passed anyway")]
+
+
+def typed_value(kind: str, text: str):
+    """A form field's text read as the type the form declares for it (`TypedValue`): a browser's JSON
+    turns the float `2.0` into the number `2`, so the Lab sends what was typed and it is typed here."""
+    import ast
+    import math
+
+    if kind == "str":
+        return text
+    stripped = text.strip()
+    if kind == "bool":
+        if stripped.lower() not in ("true", "false"):
+            raise ValueError(f"{text!r} is not True or False")
+        return stripped.lower() == "true"
+    if kind == "int":
+        try:
+            return int(stripped)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
+    if kind == "float":
+        try:
+            value = float(stripped)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a finite number")
+        return value
+    try:  # any other type: a Python literal as the parameters cell writes it, else the text
+        return ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def injected_literals(parameters: dict) -> dict[str, str]:
+    """Each parameter as the Python literal papermill injects (`2.0` stays `2.0`), for showing a run's
+    parameters in `list` and the Lab."""
+    from .papermill_parts import papermill_module
+
+    translator = papermill_module("translators").PythonTranslator
+    return {name: translator.translate(value) for name, value in parameters.items()}

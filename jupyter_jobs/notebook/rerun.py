@@ -10,12 +10,13 @@ import hashlib
 import io
 import json
 import warnings
+from pathlib import Path
 from typing import Any
 
-from ..errors import SubmitError
+from ..errors import JobsError, SubmitError
 from ..runner.protocol import JOB_FILE
 from ..spec.bundle import Bundle, BundleFile
-from .parameters import notebook_parameters
+from .parameters import check_parameters
 
 
 def _job_file(bundle: Bundle) -> BundleFile:
@@ -35,25 +36,25 @@ def read_job(bundle: Bundle, blobs) -> dict:
 
 def read_notebook(bundle: Bundle, blobs, job: dict):
     """The notebook the run executed, as papermill reads it."""
-    from papermill.iorw import load_notebook_node
+    from .papermill_parts import read_notebook
 
     for entry in bundle.inputs:
         if entry.ref == job["notebook"] and entry.files and entry.files[0].sha256:
             with warnings.catch_warnings():  # a blob's name has no .ipynb, which papermill remarks on
                 warnings.simplefilter("ignore", UserWarning)
-                return load_notebook_node(str(blobs.path(entry.files[0].sha256)))
+                return read_notebook(blobs.path(entry.files[0].sha256))
     raise SubmitError(f"parameters: the run's notebook {job['notebook']} is not in its stored inputs")
 
 
-def with_parameters(bundle: Bundle, blobs, changes: dict[str, Any]) -> Bundle:
-    """A copy of the bundle whose job runs the notebook with `changes` over the run's parameters.
-    Names the notebook's `parameters` cell does not set are refused, naming the ones it does."""
+def with_parameters(bundle: Bundle, blobs, changes: dict[str, Any], lenient: bool = False) -> tuple[Bundle, list[str]]:
+    """A copy of the bundle whose job runs the notebook with `changes` over the run's parameters, and
+    the warnings. Names the notebook's `parameters` cell does not set are refused as `run` refuses
+    them (`check_parameters`), or with `lenient` passed with a warning."""
     job = read_job(bundle, blobs)
-    known = [p.name for p in notebook_parameters(read_notebook(bundle, blobs, job))]
-    unknown = sorted(set(changes) - set(known))
-    if unknown:
-        raise SubmitError(f"parameters: {job['notebook']} has no parameter {unknown[0]!r}",
-                          hint=f"its parameters: {', '.join(known) or 'none (no cell tagged `parameters`)'}")
+    try:
+        notes = check_parameters(read_notebook(bundle, blobs, job), Path(job["notebook"]), changes, lenient)
+    except JobsError as exc:
+        raise SubmitError(f"parameters: {exc.message}", hint=exc.hint) from None
     job = {**job, "parameters": {**job.get("parameters", {}), **changes}}
     data = json.dumps(job, default=str).encode()
     sha = hashlib.sha256(data).hexdigest()
@@ -63,4 +64,4 @@ def with_parameters(bundle: Bundle, blobs, changes: dict[str, Any]) -> Bundle:
     for file in forked.code.files:
         if file.path == JOB_FILE:
             file.sha256, file.size = sha, len(data)
-    return forked
+    return forked, notes

@@ -49,6 +49,26 @@ def executed_notebook_path(run, output_dir: Path | None = None, declared: bool |
     return Path(output_dir) / path.name if output_dir is not None else path
 
 
+def run_json(run) -> dict:
+    """A run as `get` and `list --format json` print it: a notebook run's executed notebook under its one
+    name (`executed_notebook`, also as its output entry and its spec's declared output), never the
+    staging path or the run-dir location (`_outputs/OUTPUT_NOTEBOOK/...`). Other runs: None there."""
+    data = run.model_dump(mode="json")
+    path = executed_notebook_path(run)
+    data["executed_notebook"] = str(path) if path is not None else None
+    if path is None:
+        return data
+    for ref in data["spec"]["outputs"]:
+        if ref.get("var") == EXECUTED_NOTEBOOK_VAR:
+            ref["path"] = str(path)
+    for entry in data["outputs"]:
+        if entry["executed_notebook"]:
+            entry.update(name=str(path), src=str(path))
+            for file in entry["files"]:
+                file["path"] = str(path)
+    return data
+
+
 def split_outputs(run):
     """(the executed notebook's output entry or None, the run with only its other outputs)."""
     notebook = next((e for e in run.outputs if is_executed_notebook(e.src)), None)
@@ -83,20 +103,22 @@ def failure_traceback(events: list[dict]) -> str | None:
     return str(error).strip("\n")
 
 
-def _internal(entry) -> bool:
+def internal_output(entry) -> bool:
+    """The run's own files (a cell job's `.jobs/`), never shown as outputs."""
     return entry.src == JOB_DIR or entry.src.startswith(JOB_DIR + "/") or entry.name.startswith(JOB_DIR + "/")
 
 
 def download_files(client, run) -> tuple[list[Path], list[str]]:
     """The job's `--outputs`, to their paths relative to the folder the job was submitted from."""
-    user = [e for e in run.outputs if not _internal(e) and not is_executed_notebook(e.src)]
+    user = [e for e in run.outputs if not internal_output(e) and not is_executed_notebook(e.src)]
     if not user or run.data_deleted:
         return [], []
     report = client.download_outputs(run.model_copy(update={"outputs": user}))
     notes = [f"output {name} was not produced by the job" for name in report.missing]
     notes += report.refused
     if report.skipped:
-        notes.append(f"skipped {len(report.skipped)} output files over the download limit; "
+        notes.append(f"skipped {len(report.skipped)} output file{'s' if len(report.skipped) != 1 else ''} over "
+                     f"the download limit; "
                      f"use `jupyter jobs download-files --id {run.id}`")
     return report.files, notes
 

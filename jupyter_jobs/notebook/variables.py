@@ -217,6 +217,22 @@ def choose(names_read: list[str], explicit: list[str], user_ns: dict, hidden: se
     return sent
 
 
+def code_files(values) -> set[str]:
+    """The files the code of the functions and classes among `values` was compiled from: for code
+    defined in a kernel, its cells' names, so the job's traceback can name them `In[N]`."""
+    files: set[str] = set()
+    for value in values:
+        if isinstance(value, types.MethodType):
+            value = value.__func__
+        members = vars(value).values() if isinstance(value, type) else [value]
+        for member in members:
+            member = getattr(member, "__func__", member)  # staticmethod, classmethod
+            code = getattr(member, "__code__", None)
+            if isinstance(code, types.CodeType):
+                files.add(code.co_filename)
+    return files
+
+
 def write_variables(sent: Sent, folder: Path, explicit_budget: int) -> dict[str, dict]:
     """Serialise the variables into `folder`; a too large one stops everything, naming it."""
     written = {}

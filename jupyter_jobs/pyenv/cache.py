@@ -46,8 +46,14 @@ LOCK_FILE = "jupyter-jobs-lock.json"
 _LAST_USED = ".last-used"
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _RESOLVED = re.compile(r"^Resolved (\d+) packages?")
+_PREPARED = re.compile(r"^Prepared (\d+) packages?")
+_INSTALLED = re.compile(r"^Installed (\d+) packages?")
 
-Log = Callable[[str], None]
+#: How a build line is meant (the second argument of a `Log`): INFO for the main log, PROGRESS for the
+#: one line that updates in place while building (each replaces the one before), DETAIL for uv's own
+#: output (per-package lines, "Activate with: ..."): the system log's detail.
+INFO, PROGRESS, DETAIL = "info", "progress", "detail"
+Log = Callable[[str, str], None]
 
 
 class EnvBuildError(RuntimeError):
@@ -148,17 +154,17 @@ class EnvCache:
 
     def ensure(self, lock: dict, log: Log | None = None, workdir: Path | None = None) -> Path:
         """The venv for `lock`, built if missing. Relative paths in the lock are resolved in `workdir`."""
-        log = log or (lambda line: None)
+        log = log or (lambda line, level: None)
         key = lock_key(lock)
         final = self.root / key
         if final.is_dir():
             self._touch(final)
-            log(f"using cached environment {key[:12]}")
+            log(f"using cached environment {key[:12]}", INFO)
             return final
         with self._locked(key, fcntl.LOCK_EX):
             if final.is_dir():  # another caller built it while we waited
                 self._touch(final)
-                log(f"using cached environment {key[:12]} (built concurrently)")
+                log(f"using cached environment {key[:12]} (built concurrently)", INFO)
                 return final
             self._build(lock, key, final, log, workdir)
         if self.max_bytes is not None:
@@ -241,10 +247,12 @@ class EnvCache:
         started = time.monotonic()
         uv = self.uv_bin or find_uv()
         tmp = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=self.root))
+        progress = BuildProgress(key[:12])
         try:
             requirements = lock.get("requirements", [])
-            log(f"building environment {key[:12]}: Python {lock['python']}, {len(requirements)} requirements")
-            self._run([uv, "venv", "--relocatable", "--python", lock["python"], str(tmp)], log)
+            log(f"building environment {key[:12]}: Python {lock['python']}, "
+                f"{_plural(len(requirements), 'requirement')}", PROGRESS)
+            self._run([uv, "venv", "--relocatable", "--python", lock["python"], str(tmp)], log, progress)
             if requirements:
                 (tmp / "requirements.txt").write_text("".join(_absolute(r, workdir) + "\n" for r in requirements))
                 cmd = [
@@ -259,31 +267,28 @@ class EnvCache:
                 if lock.get("constraints"):
                     (tmp / "constraints.txt").write_text("".join(c + "\n" for c in lock["constraints"]))
                     cmd += ["-c", str(tmp / "constraints.txt")]
-                self._run(cmd + uv_install_args(lock.get("pip"), workdir), log, progress=True)
+                self._run(cmd + uv_install_args(lock.get("pip"), workdir), log, progress)
             (tmp / LOCK_FILE).write_text(json.dumps(lock, indent=1, sort_keys=True))
             self._touch(tmp)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        log(f"environment cached ({key[:12]}, {time.monotonic() - started:.1f} s)")
+        log(progress.summary(time.monotonic() - started), INFO)
 
-    def _run(self, cmd: list[str], log: Log, progress: bool = False) -> None:
-        """Run uv, streaming its lines to `log`; count installed packages for progress lines."""
+    def _run(self, cmd: list[str], log: Log, progress: BuildProgress) -> None:
+        """Run uv: its lines go to `log` as DETAIL, what they mean for the build as PROGRESS lines."""
         env = dict(os.environ, UV_PYTHON_DOWNLOADS="never", NO_COLOR="1")
-        total, done, tail = 0, 0, []
+        tail: list[str] = []
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.rstrip()
-                log(line)
+                log(line, DETAIL)
                 tail = (tail + [line])[-20:]
-                match = _RESOLVED.match(line)
-                if progress and match:
-                    total = int(match.group(1))
-                elif progress and line.startswith(" + "):
-                    done += 1
-                    log(f"building environment: {done}/{total} packages")
+                update = progress.feed(line)
+                if update:
+                    log(update, PROGRESS)
         if proc.returncode != 0:
             raise EnvBuildError(f"`{' '.join(cmd[:3])}` failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
@@ -298,6 +303,32 @@ class EnvCache:
                 continue
         for path in self.root.glob(".trash-*"):
             shutil.rmtree(path, ignore_errors=True)
+
+
+class BuildProgress:
+    """What uv's output says about a build, as one line that updates (`feed`) and a summary."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.resolved = self.installed = 0
+
+    def feed(self, line: str) -> str | None:
+        """The new progress line this uv line makes, or None."""
+        if match := _RESOLVED.match(line):
+            self.resolved = int(match.group(1))
+            return f"building environment {self.name}: downloading {_plural(self.resolved, 'package')}"
+        if _PREPARED.match(line):
+            return f"building environment {self.name}: installing {_plural(self.resolved, 'package')}"
+        if match := _INSTALLED.match(line):
+            self.installed = int(match.group(1))
+        return None
+
+    def summary(self, seconds: float) -> str:
+        return f"built environment {self.name}: {_plural(self.installed, 'package')} in {seconds:.1f} s"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _size(path: Path) -> int:
@@ -342,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ensure":
         lock = json.loads(args.lock.read_text())
         try:
-            path = cache.ensure(lock, log=lambda line: print(line, file=sys.stderr, flush=True), workdir=args.workdir)
+            path = cache.ensure(lock, log=lambda line, level: print(line, file=sys.stderr, flush=True),
+                                workdir=args.workdir)
         except EnvBuildError as exc:
             print(exc, file=sys.stderr)
             return 1

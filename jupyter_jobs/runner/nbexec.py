@@ -331,6 +331,7 @@ def run_cell(job: dict) -> int:
     recorder = _Recorder()
     timings = {"process_start": _T0}
     shell = _make_shell(recorder)
+    _known_cells(shell, job.get("cells") or {})
     timings["shell_ready"] = time.time()
     sys.stdout = _Tee(sys.stdout, "stdout", recorder)
     sys.stderr = _Tee(sys.stderr, "stderr", recorder)
@@ -369,6 +370,15 @@ def run_cell(job: dict) -> int:
     timings["finished"] = time.time()
     _write_notebook(os.path.join(work, protocol.CELL_NOTEBOOK), job, recorder, shell, timings)
     return 0 if ok else 1
+
+
+def _known_cells(shell, cells: dict) -> None:
+    """Kernel cells the sent functions were defined in: their tracebacks say `Cell In[N]`, with lines."""
+    import linecache
+
+    for name, cell in cells.items():
+        shell.compile._filename_map[name] = cell["count"]
+        linecache.cache[name] = (sum(map(len, cell["lines"])), None, list(cell["lines"]), name)
 
 
 def _write_notebook(path: str, job: dict, recorder: _Recorder, shell, timings: dict) -> None:
@@ -458,8 +468,9 @@ def run_notebook(job: dict) -> int:
     source = os.path.join(work, job["notebook"])
     try:
         papermill.execute_notebook(source, output, parameters=job.get("parameters") or {}, kernel_name="python3",
-                                   progress_bar=False, stdout_file=sys.stdout, stderr_file=sys.stderr,
-                                   cwd=os.path.dirname(source) or work, request_save_on_cell_execute=False)
+                                   language="python", progress_bar=False, stdout_file=sys.stdout,
+                                   stderr_file=sys.stderr, cwd=os.path.dirname(source) or work,
+                                   request_save_on_cell_execute=False)
     except PapermillExecutionError as exc:
         cell = _failed_cell(output, exc)
         emit({"msg_type": "error", "ename": exc.ename, "evalue": exc.evalue, "traceback": list(exc.traceback),

@@ -62,6 +62,12 @@ MIN_SECRET_LENGTH = 4
 WORK = "work"
 OUTPUTS = "outputs"
 STREAMS = ("stdout", "stderr", "system")
+#: A system `log` event may carry a `level`: LOG_DETAIL lines (a tool's own output, e.g. uv's per-package
+#: lines) are the system log's detail, kept in it but not shown where the run is followed (a cell, `execute`);
+#: a LOG_UPDATE line (a build's progress) is replaced by the next line of the log: one line updating in place.
+LOG_DETAIL = "detail"
+LOG_UPDATE = "update"
+LOG_LEVELS = (LOG_DETAIL, LOG_UPDATE)
 
 # -- the relay transport (an engine without a shared disk: the runner's stdout carries the run dir) -------
 #: Starts each line of the runner's stdout that is a relay record (a JSON object after it): `{"n": N,

@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-from ..pyenv.cache import EnvBuildError, EnvCache
+from ..pyenv.cache import DETAIL, PROGRESS, EnvBuildError, EnvCache
 from . import layout, protocol
 from .display import DisplayFrames, error_summary
 from .protocol import MIN_SECRET_LENGTH, EventType, Plan, Status
@@ -60,8 +60,15 @@ class Runner:
     def log(self, stream: str, text: str) -> None:
         self.emit(EventType.LOG, stream=stream, text=text)
 
-    def system(self, message: str) -> None:
-        self.log("system", message.rstrip("\n") + "\n")
+    def system(self, message: str, level: str | None = None) -> None:
+        """A line of the system log; `level` DETAIL (the log's detail: a tool's own output) or UPDATE (a
+        line the next one replaces), as protocol.LOG_LEVELS says."""
+        fields = {"level": level} if level else {}
+        self.emit(EventType.LOG, stream="system", text=message.rstrip("\n") + "\n", **fields)
+
+    def build_log(self, line: str, level: str) -> None:
+        """The environment build's lines (pyenv/cache.py): uv's own output is detail, its progress updates."""
+        self.system(line, {DETAIL: protocol.LOG_DETAIL, PROGRESS: protocol.LOG_UPDATE}.get(level))
 
     # -- lifecycle --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -172,7 +179,7 @@ class Runner:
         for rel in self.plan.output_dirs:
             (work / rel).mkdir(parents=True, exist_ok=True)
         if inputs:
-            self.system(f"staged {len(inputs)} input files ({total} bytes)")
+            self.system(f"staged {len(inputs)} input file{'s' if len(inputs) != 1 else ''} ({total} bytes)")
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ) if self.plan.inherit_env else {"PATH": os.defpath}
@@ -191,7 +198,7 @@ class Runner:
     def python_env(self, stack: contextlib.ExitStack, python: dict, work: Path, env: dict) -> dict:
         """Build (once per lock, cached) or reuse the job's venv; the job sees only what the lock holds."""
         cache = EnvCache(Path(python["cache_root"]), python["uv"], python.get("max_bytes"))
-        venv = stack.enter_context(cache.use(python["lock"], log=self.system, workdir=work))
+        venv = stack.enter_context(cache.use(python["lock"], log=self.build_log, workdir=work))
         env = dict(env, VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', os.defpath)}")
         env.pop("PYTHONHOME", None)
         paths = [str(work / p) for p in python["lock"].get("python_paths", [])]
@@ -308,8 +315,10 @@ class Runner:
                 continue
             try:
                 item = json.loads(line)
-                self.emit(EventType.PROGRESS, progress=float(item["progress"]), message=str(item.get("message", "")))
-            except (ValueError, KeyError, TypeError):
+                # rounded here, for every reader: 33.3, not 33.33333333333333
+                self.emit(EventType.PROGRESS, progress=round(float(item["progress"]), 1),
+                          message=str(item.get("message", "")))
+            except (ValueError, KeyError, TypeError, OverflowError):  # not a number (nan, inf: not finite)
                 self.system(f"ignored a progress line that is not {{\"progress\": N, ...}}: {line[:200]}")
 
     # -- after the command ------------------------------------------------------------------------

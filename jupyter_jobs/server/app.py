@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
@@ -33,6 +35,11 @@ class JobsApp(ExtensionApp):
         config=True)
     jobs_settings = Instance(JobsSettings, allow_none=True)
     _tasks: list = []
+    #: What time it is for the schedules' firing loop (tests set their own clock).
+    clock: Callable[[], datetime] = staticmethod(lambda: datetime.now(timezone.utc))
+    #: Failed scheduled runs already told in the log, since this server started (`_failures_since`).
+    _failures_told: set[str]
+    _failures_since = 0.0
 
     _pool: concurrent.futures.ThreadPoolExecutor | None = None
     _service_future: concurrent.futures.Future | None = None
@@ -67,8 +74,20 @@ class JobsApp(ExtensionApp):
         self._wake = asyncio.Event()
         service = await self.service()
         service.wake = lambda: loop.call_soon_threadsafe(self._wake.set)
+        self._failures_told, self._failures_since = set(), time.time()
         self._tasks = [asyncio.create_task(self._every(self.dispatch_interval, JobsService.dispatch, self._wake)),
-                       asyncio.create_task(self._every(3600, JobsService.cleanup))]
+                       asyncio.create_task(self._every(3600, JobsService.cleanup)),
+                       asyncio.create_task(self._every(self.jobs_settings.schedule_poll_seconds, self.fire_schedules))]
+
+    def fire_schedules(self, service: JobsService) -> None:
+        """Fire the schedules due now (in a worker thread); say in the log which scheduled runs failed."""
+        for run_id in service.fire_due(self.clock()):
+            self.log.info("jupyter_jobs: a schedule started run %s", run_id)
+        for run, schedule in service.scheduled_failures(self._failures_since):
+            if run.id not in self._failures_told:
+                self._failures_told.add(run.id)
+                self.log.warning("jupyter_jobs: run %s of schedule %r (%s) %s: %s", run.id, schedule,
+                                 run.schedule_id, run.status.value, run.error or f"exit code {run.exit_code}")
 
     async def _every(self, seconds: float, method: Callable[[JobsService], object],
                      wake: asyncio.Event | None = None) -> None:

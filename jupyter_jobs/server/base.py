@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, ParamSpec, TypeVar
 from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..errors import ConfigError, JobsError
 
@@ -145,6 +146,12 @@ class JobsHandler(APIHandler):
                           field="idempotency_key")
         return header
 
+    @property
+    def user_name(self) -> str | None:
+        """The Jupyter user's name (recorded as the job's user)."""
+        name = getattr(self.current_user, "username", None) or getattr(self.current_user, "name", None)
+        return name if isinstance(name, str) else None
+
     # -- output -----------------------------------------------------------------------------------------
     def send(self, model: BaseModel | dict, status: int = 200) -> None:
         self.set_status(status)
@@ -155,7 +162,8 @@ class JobsHandler(APIHandler):
 
     async def send_file(self, fh: BinaryIO, filename: str, media: str | None = None) -> None:
         """Stream an open file (opened by the caller, e.g. without following symlinks) as an attachment;
-        closes it. Control characters and quotes in the name never reach a header."""
+        closes it. Control characters and quotes in the name never reach a header; a client that leaves
+        before the end is a debug line."""
         media = media or mimetypes.guess_type(filename)[0] or "application/octet-stream"
         try:
             self.set_header("Content-Length", str(os.fstat(fh.fileno()).st_size))
@@ -166,6 +174,9 @@ class JobsHandler(APIHandler):
             while chunk := await asyncio.to_thread(fh.read, _CHUNK):
                 self.write(chunk)
                 await self.flush()
+            await self.finish(set_content_type=media)
+        except StreamClosedError:  # the client stopped reading (a cancelled download): nothing went wrong here
+            self.log.debug("%s %s: the client closed the connection before the download ended",
+                           self.request.method, self.request.uri)
         finally:
             fh.close()
-        await self.finish(set_content_type=media)

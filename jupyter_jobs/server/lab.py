@@ -13,16 +13,21 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import NotFound
+from ..runner.protocol import Status
 from ..service.outputs import check_output_path, open_output
-from ..service.schemas import Run
+from ..service.schemas import Run, Schedule
 from .base import Invalid, JobsHandler
 from .models import (
     ExportedFile,
     ExportRequest,
+    NotebookJob,
     NotebookParameter,
     NotebookParameters,
     NotebookRunRequest,
+    NotebookScheduleRequest,
     RunEnvironment,
+    RunSummary,
+    ShownOutput,
 )
 
 
@@ -89,60 +94,109 @@ def _describe(nb, rel: str, used: dict | None = None) -> NotebookParameters:
     return NotebookParameters(path=rel, has_parameters_cell=has_cell, parameters=params)
 
 
+def _prepare_notebook(settings, path: Path, request: NotebookJob):
+    """What `jupyter jobs run` builds, in the server: the notebook job with its detected environment."""
+    from ..notebook.build import Options, prepare_notebook
+    from ..notebook.results import staging_output
+
+    if not path.is_file():
+        raise NotFound(f"notebook {request.path} not found")
+    options = Options(name=request.name or None, instance=request.instance_type or None,
+                      executor=request.executor or None)
+    return prepare_notebook(path, request.parameters, options, settings, staging_output(path))
+
+
 def _submit_notebook(service, settings, path: Path, request: NotebookRunRequest, user: str | None,
                      key: str | None) -> Run:
     """What `jupyter jobs run` does, in the server: detect, upload into the store, submit."""
     from ..client import EmbeddedClient
-    from ..notebook.build import Options, prepare_notebook
-    from ..notebook.results import staging_output
     from ..submit import submit_prepared
 
     if key:
         existing = service.find_by_key(key)
         if existing:
             return existing
-    if not path.is_file():
-        raise NotFound(f"notebook {request.path} not found")
-    options = Options(name=request.name or None, instance=request.instance_type or None,
-                      executor=request.executor or None)
-    prepared = prepare_notebook(path, request.parameters, options, settings, staging_output(path))
-    return submit_prepared(EmbeddedClient(settings, service), prepared, str(path), request.executor or None,
-                           idempotency_key=key, user=user)
+    return submit_prepared(EmbeddedClient(settings, service), _prepare_notebook(settings, path, request), str(path),
+                           request.executor or None, idempotency_key=key, user=user)
 
 
-def _export_output(service, root: str, run_id: str, rel: str) -> ExportedFile:
-    """Copy one output file into the server's root: the executed notebook next to its source as
-    `NAME-RUNID.ipynb`, other files to their declared place (as the CLI brings them back) when that is
+def _schedule_notebook(service, settings, path: Path, request: NotebookScheduleRequest,
+                       user: str | None) -> Schedule:
+    """The notebook job `_submit_notebook` would submit, saved to be submitted on `request.timing`."""
+    from ..client import EmbeddedClient
+    from ..submit import schedule_prepared
+
+    return schedule_prepared(EmbeddedClient(settings, service), _prepare_notebook(settings, path, request),
+                             str(path), request.timing, request.executor or None, user=user)
+
+
+def _export_output(service, root: str, run_id: str, rel: str, dest: str | None = None) -> ExportedFile:
+    """Copy one output file into the server's root: to `dest` as given, else where the CLI brings it
+    back (the executed notebook under its one name, other files to their declared place) when that is
     inside the root, else under `jobs-outputs/RUNID/`."""
     import shutil
-
-    from ..notebook.results import default_output
-    from ..runner.protocol import is_executed_notebook
-    from ..spec.bundle import local_path
 
     run: Run = service.get(run_id)
     if run.data_deleted:
         raise NotFound(f"job {run.id}'s data expired and was deleted")
     check_output_path(rel)
     real_root = Path(root).resolve()
-    dest: Path | None = None
-    for entry in run.outputs:
-        if not any(f.path == rel for f in entry.files):
-            continue
-        if is_executed_notebook(entry.src) and run.origin.source:
-            dest = default_output(run.origin.source, run.id)
-        elif run.origin.base_dir:
-            within = rel[len(entry.src):].lstrip("/")
-            target = local_path(entry.name, run.origin.base_dir)
-            dest = (target / within) if within else target
-        break
-    if dest is None or not dest.resolve().is_relative_to(real_root):
-        dest = real_root / "jobs-outputs" / run.id / rel
-    dest = dest.resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open_output(service.outputs_dir(run.id), rel) as src, open(dest, "wb") as out:
+    target = _default_place(run, rel, real_root)
+    if dest:  # as given; into a folder (existing, or ending in /) under its usual name
+        given = under_root(root, dest, "dest")
+        target = given / target.name if dest.endswith("/") or given.is_dir() else given
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open_output(service.outputs_dir(run.id), rel) as src, open(target, "wb") as out:
         shutil.copyfileobj(src, out)
-    return ExportedFile(path=dest.relative_to(real_root).as_posix(), size=dest.stat().st_size)
+    return ExportedFile(path=target.relative_to(real_root).as_posix(), size=target.stat().st_size)
+
+
+def _default_place(run: Run, rel: str, real_root: Path) -> Path:
+    from ..notebook.results import executed_notebook_path
+    from ..runner.protocol import is_executed_notebook
+    from ..spec.bundle import local_path
+
+    entry = next((e for e in run.outputs if any(f.path == rel for f in e.files)), None)
+    place: Path | None = None
+    shown = rel
+    if entry is not None and is_executed_notebook(entry.src):
+        place = executed_notebook_path(run)
+        shown = place.name if place else rel
+    elif entry is not None and run.origin.base_dir:
+        within = rel[len(entry.src):].lstrip("/")
+        declared = local_path(entry.name, run.origin.base_dir)
+        place = (declared / within) if within else declared
+    if place is None or not place.resolve().is_relative_to(real_root):
+        place = real_root / "jobs-outputs" / run.id / shown
+    return place.resolve()
+
+
+def _summary(service, root: str, run_id: str) -> RunSummary:
+    """The outputs by the names the CLI shows and a failed notebook's or cell's traceback."""
+    from ..notebook.results import executed_notebook_path, failure_traceback, internal_output
+
+    run: Run = service.get(run_id)
+    executed = executed_notebook_path(run)
+    shown_name = None
+    if executed is not None:
+        real_root = Path(root).resolve()
+        resolved = executed.resolve()
+        shown_name = resolved.relative_to(real_root).as_posix() if resolved.is_relative_to(real_root) \
+            else str(executed)
+    outputs = []
+    for entry in run.outputs:
+        if internal_output(entry):
+            continue
+        for file in entry.files:
+            if entry.executed_notebook:
+                outputs.append(ShownOutput(name=shown_name or Path(file.path).name, path=file.path, size=file.size,
+                                           executed_notebook=True))
+            else:
+                outputs.append(ShownOutput(name=file.path, path=file.path, size=file.size))
+    traceback = None
+    if run.status == Status.FAILED and run.kind in ("notebook", "cell"):
+        traceback = failure_traceback(service.events(run.id)[0])
+    return RunSummary(run_id=run.id, executed_notebook=shown_name, outputs=outputs, traceback=traceback)
 
 
 def _environment(service, run_id: str) -> RunEnvironment:
@@ -182,10 +236,17 @@ class NotebookRunHandler(JobsHandler):
         request: NotebookRunRequest = self.body(NotebookRunRequest)
         key = self.idempotency_key(request.idempotency_key)
         path = under_root(self.jobs.serverapp.root_dir, request.path)
-        user = getattr(self.current_user, "username", None) or getattr(self.current_user, "name", None)
-        run = await self.call(_submit_notebook, self.jobs.jobs_settings, path, request,
-                              user if isinstance(user, str) else None, key)
+        run = await self.call(_submit_notebook, self.jobs.jobs_settings, path, request, self.user_name, key)
         self.send(run, 201)
+
+
+class NotebookScheduleHandler(JobsHandler):
+    @web.authenticated
+    @authorized("execute")  # it starts jobs, as a submit does
+    async def post(self):
+        request: NotebookScheduleRequest = self.body(NotebookScheduleRequest)
+        path = under_root(self.jobs.serverapp.root_dir, request.path)
+        self.send(await self.call(_schedule_notebook, self.jobs.jobs_settings, path, request, self.user_name), 201)
 
 
 class ExportHandler(JobsHandler):
@@ -193,7 +254,14 @@ class ExportHandler(JobsHandler):
     @authorized
     async def post(self, run_id: str):
         request: ExportRequest = self.body(ExportRequest)
-        self.send(await self.call(_export_output, self.jobs.serverapp.root_dir, run_id, request.path))
+        self.send(await self.call(_export_output, self.jobs.serverapp.root_dir, run_id, request.path, request.dest))
+
+
+class SummaryHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        self.send(await self.call(_summary, self.jobs.serverapp.root_dir, run_id))
 
 
 class EnvironmentHandler(JobsHandler):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..service.schemas import OutputEntry, Run
+from ..service.schemas import OutputEntry, ParametersRequest, Run, ScheduleTiming
 from ..spec.bundle import SHA256, Sha256  # noqa: F401  (SHA256: the handlers check path parameters)
 
 
@@ -154,23 +154,59 @@ class NotebookParameters(BaseModel):
     parameters: list[NotebookParameter]
 
 
-class NotebookRunRequest(BaseModel):
-    """`jupyter jobs run NOTEBOOK -p ...` as data, for a notebook under the server's root."""
+class NotebookJob(ParametersRequest):
+    """A notebook under the server's root as a job (`parameters` as JSON values, `typed_parameters` as a
+    form's typed text)."""
 
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1, description="The notebook, relative to the server's root.")
-    parameters: dict[str, Any] = Field(default_factory=dict)
     instance_type: str | None = None
     name: str | None = Field(default=None, max_length=200)
     executor: str | None = None
+
+
+class NotebookRunRequest(NotebookJob):
+    """`jupyter jobs run NOTEBOOK -p ...` as data."""
+
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class NotebookScheduleRequest(NotebookJob):
+    """`jupyter jobs schedule create --notebook NOTEBOOK -p ... --cron ...` as data (the Lab's "Schedule...")."""
+
+    timing: ScheduleTiming
 
 
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1, description="An output file's path from the outputs manifest.")
+    dest: str | None = Field(default=None, min_length=1, description=(
+        "Where to put it, relative to the server's root, used as given; default: where the CLI brings it back "
+        "(the executed notebook under its one name), inside the root, else jobs-outputs/RUNID/."))
+
+
+class ShownOutput(BaseModel):
+    """One output file as the user knows it: the executed notebook under its one name, never the run
+    directory's internal folders."""
+
+    name: str = Field(description="What to call it: the executed notebook's name, else its output path.")
+    path: str = Field(description="Its path in the outputs manifest (download, export).")
+    size: int
+    executed_notebook: bool = False
+
+
+class RunSummary(BaseModel):
+    """What the Lab's run panel shows beyond the Run: outputs by the names the CLI uses, and a failed
+    notebook's or cell's traceback as papermill states it."""
+
+    run_id: str
+    executed_notebook: str | None = Field(default=None, description=(
+        "Where a notebook run's executed notebook comes back (`Run.executed_notebook` of the Python API, what "
+        "`run` and `get` show): relative to the server's root when inside it."))
+    outputs: list[ShownOutput] = Field(default_factory=list)
+    traceback: str | None = Field(default=None, description="The failing cell's traceback (short form).")
 
 
 class ExportedFile(BaseModel):

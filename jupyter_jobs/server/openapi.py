@@ -13,7 +13,7 @@ from .models import ErrorBody
 
 REF = "#/components/schemas/{model}"
 _DESCRIPTIONS = {400: "Unreadable request (malformed JSON, checksum mismatch)",
-                 403: "Not authenticated or not authorized", 404: "No such run, blob or file",
+                 403: "Not authenticated or not authorized", 404: "No such run, schedule, blob or file",
                  409: "Conflicts with the run's state", 413: "Over the server's size limit",
                  422: "A field has a wrong value or type (see `field`)",
                  502: "The executor's engine (Docker, Ray, Slurm) cannot be reached"}

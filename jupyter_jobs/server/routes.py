@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..service.schemas import ForkRequest, Run, SubmitRequest
+from ..service.schemas import CronPreview, ForkRequest, Run, Schedule, ScheduleList, ScheduleRequest, SubmitRequest
 from .base import JobsHandler
 from .handlers import (
     BlobHandler,
@@ -34,7 +34,9 @@ from .lab import (
     ExportHandler,
     NotebookParametersHandler,
     NotebookRunHandler,
+    NotebookScheduleHandler,
     RunParametersHandler,
+    SummaryHandler,
 )
 from .models import (
     BlobStored,
@@ -48,13 +50,23 @@ from .models import (
     MissingBlobsResponse,
     NotebookParameters,
     NotebookRunRequest,
+    NotebookScheduleRequest,
     OutputsManifest,
     RunEnvironment,
     RunList,
+    RunSummary,
     SecretNames,
     SecretValue,
     ServerConfig,
     TtlRequest,
+)
+from .schedules import (
+    CronPreviewHandler,
+    ScheduleHandler,
+    SchedulePauseHandler,
+    ScheduleResumeHandler,
+    ScheduleRunsHandler,
+    SchedulesHandler,
 )
 
 
@@ -77,6 +89,7 @@ PARAMS = {
     "path": (r".+", "A file path from the outputs manifest (relative to the run's outputs)."),
     "sha256": (r"[^/]+", "The blob's sha256, lowercase hex."),
     "name": (r"[^/]+", "A secret's name (it becomes the job's environment variable)."),
+    "schedule_id": (r"[^/]+", "A schedule id (sch-...), or a unique prefix of one."),
 }
 
 
@@ -152,6 +165,10 @@ ROUTES: list[Route] = [
         "get": Op("The run's environment: Python lock (resolved packages), image, variable names",
                   RunEnvironment),
     }),
+    Route("/jobs/runs/{run_id}/summary", SummaryHandler, {
+        "get": Op("What the Lab's run panel shows: outputs by the names the CLI uses, a failed cell's traceback",
+                  RunSummary),
+    }),
     Route("/jobs/runs/{run_id}/parameters", RunParametersHandler, {
         "get": Op("A notebook run's parameters (for a fork): the notebook's, with the values the run used",
                   NotebookParameters),
@@ -163,6 +180,35 @@ ROUTES: list[Route] = [
     Route("/jobs/notebooks/run", NotebookRunHandler, {
         "post": Op("Run a notebook under the server's root as a job (as `jupyter jobs run`)", Run, 201,
                    NotebookRunRequest, headers=_IDEMPOTENCY, errors=(400, 403, 404, 409, 422)),
+    }),
+    # /schedules/preview and /schedules/notebook before /schedules/{schedule_id}: the first match wins.
+    Route("/jobs/schedules", SchedulesHandler, {
+        "get": Op("List schedules, oldest first", ScheduleList, errors=(403,)),
+        "post": Op("Save a job to run on a cron (the job is checked as a submit is)", Schedule, 201,
+                   ScheduleRequest, errors=(400, 403, 422)),
+    }),
+    Route("/jobs/schedules/preview", CronPreviewHandler, {
+        "get": Op("A cron expression in words and its next 3 times", CronPreview, query=(
+            ("cron", "string", "5 fields: minute hour day-of-month month day-of-week (required)."),
+            ("timezone", "string", "IANA time zone (default UTC).")), errors=(400, 403)),
+    }),
+    Route("/jobs/schedules/notebook", NotebookScheduleHandler, {
+        "post": Op("Schedule a notebook under the server's root (as its notebook run builds it)", Schedule, 201,
+                   NotebookScheduleRequest, errors=(400, 403, 404, 422)),
+    }),
+    Route("/jobs/schedules/{schedule_id}", ScheduleHandler, {
+        "get": Op("One schedule", Schedule, errors=(403, 404)),
+        "delete": Op("Delete a schedule (the runs it fired stay)", None, 204, errors=(403, 404)),
+    }),
+    Route("/jobs/schedules/{schedule_id}/pause", SchedulePauseHandler, {
+        "post": Op("Pause a schedule: no tick fires until it is resumed", Schedule, errors=(403, 404)),
+    }),
+    Route("/jobs/schedules/{schedule_id}/resume", ScheduleResumeHandler, {
+        "post": Op("Resume a schedule from now (ticks while it was paused are not run)", Schedule,
+                   errors=(403, 404)),
+    }),
+    Route("/jobs/schedules/{schedule_id}/runs", ScheduleRunsHandler, {
+        "get": Op("The runs a schedule fired, newest first", RunList, errors=(403, 404)),
     }),
     Route("/jobs/blobs/missing", MissingBlobsHandler, {
         "post": Op("Which of these blobs the server lacks (upload only those)", MissingBlobsResponse,

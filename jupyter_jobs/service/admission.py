@@ -42,13 +42,20 @@ class Admission:
     secrets: SecretStore
     runs_dir: Path
 
-    def admit(self, request: SubmitRequest, attempt: int = 1) -> RunRow:
-        """Check the request and record it QUEUED; with an idempotency key already used, the run that
-        has it (nothing new is recorded)."""
+    def admit(self, request: SubmitRequest, attempt: int = 1, schedule_id: str | None = None,
+              notes: list[str] | None = None) -> RunRow:
+        """Check the request and record it QUEUED (with `notes` before the executor's); with an
+        idempotency key already used, the run that has it (nothing new is recorded)."""
         if request.idempotency_key:
             existing = self.index.by_key(request.idempotency_key)
             if existing:
                 return existing
+        executor, instance, checked = self.check(request)
+        return self._record(request, executor, instance, [*(notes or []), *checked], attempt, schedule_id)
+
+    def check(self, request: SubmitRequest) -> tuple[Executor, InstanceType, list[str]]:
+        """Everything `admit` checks, nothing recorded: the executor and instance type it would use
+        (a schedule is checked so when it is created)."""
         executor = self.registry.get(request.executor)
         instance, notes = self.choose_instance(request.spec, executor)
         for name in _secret_refs(request.spec):
@@ -60,10 +67,10 @@ class Admission:
         if missing:
             raise SubmitError(f"{len(missing)} input blobs were not uploaded (first: {missing[0][:12]})",
                               hint="upload them before submitting")
-        return self._record(request, executor, instance, notes, attempt)
+        return executor, instance, notes
 
     def _record(self, request: SubmitRequest, executor: Executor, instance: InstanceType, notes: list[str],
-                attempt: int) -> RunRow:
+                attempt: int, schedule_id: str | None) -> RunRow:
         run_id = new_run_id()
         run_dir = self.runs_dir / run_id
         run_dir.mkdir(parents=True)
@@ -75,7 +82,7 @@ class Admission:
             origin=request.origin.model_dump(mode="json"), handle={}, outputs=[], notes=notes,
             parent_id=request.parent_id, idempotency_key=request.idempotency_key,
             owner=request.origin.user, run_dir=str(run_dir), data_deleted=False, attempt=attempt,
-            expires_at=now + self.settings.retention_days * 86400,
+            expires_at=now + self.settings.retention_days * 86400, schedule_id=schedule_id,
         )
         try:
             if self.index.add(row):

@@ -21,7 +21,7 @@ from .safefs import private_file
 DIALECTS = ("sqlite", "postgresql")
 
 #: The newest migration in service/migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 class Base(DeclarativeBase):
@@ -62,6 +62,38 @@ class RunRow(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     #: The process that claimed the run (`procs.identity`) until its runner is started.
     claimed_by: Mapped[dict | None] = mapped_column(JSON)
+    #: The schedule that fired this run (it stays when the schedule is deleted).
+    schedule_id: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class ScheduleRow(Base):
+    """A saved job and when to fire it; `next_fire_at` is the tick a server claims (compare-and-set)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    missed: Mapped[str] = mapped_column(String(16))
+    overlap: Mapped[str] = mapped_column(String(16))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    #: None while paused.
+    next_fire_at: Mapped[float | None] = mapped_column(Float, index=True)
+    executor: Mapped[str] = mapped_column(String(64))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: The SubmitRequest each tick submits (spec, bundle, origin, executor).
+    job: Mapped[dict] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    last_run_id: Mapped[str | None] = mapped_column(String(32))
+    last_fired_at: Mapped[float | None] = mapped_column(Float)
+    #: [{"at", "reason"}], newest first, the last SKIPPED_KEPT.
+    skipped: Mapped[list] = mapped_column(JSON, default=list)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class IndexUnavailable(JobsError):

@@ -10,9 +10,11 @@ from .db import RunRow
 from .schemas import ForkRequest, SubmitRequest
 
 
-def fork_request(parent: RunRow, request: ForkRequest, blobs: BlobStore, executor: str | None) -> SubmitRequest:
+def fork_request(parent: RunRow, request: ForkRequest, blobs: BlobStore,
+                 executor: str | None) -> tuple[SubmitRequest, list[str]]:
     """The parent's spec and bundle with the changed args, variables, env vars, parameters and type;
-    each change is checked against what the parent run has."""
+    each change is checked against what the parent run has. Also the warnings for the run's notes
+    (parameters the notebook does not take, passed with `lenient`)."""
     spec = JobSpec.model_validate(parent.spec)
     bundle = Bundle.model_validate(parent.bundle)
     unknown = set(request.args) - set(spec.args)
@@ -35,13 +37,17 @@ def fork_request(parent: RunRow, request: ForkRequest, blobs: BlobStore, executo
         bundle.inputs[index] = new_input
     for var, path in request.outputs.items():
         by_var[var].path = path
+    origin = parent.origin
+    notes: list[str] = []
     if request.parameters:
+        from ..notebook.parameters import injected_literals
         from ..notebook.rerun import with_parameters
 
-        bundle = with_parameters(bundle, blobs, request.parameters)
+        bundle, notes = with_parameters(bundle, blobs, request.parameters, request.lenient)
+        origin = {**origin, "parameters": {**origin.get("parameters", {}), **injected_literals(request.parameters)}}
     if request.instance_type:
         spec.instance_types = [request.instance_type]
     spec.name = request.name or spec.name
     spec.desc = request.desc or spec.desc
-    return SubmitRequest(spec=spec, bundle=bundle, origin=parent.origin, executor=executor or parent.executor,
-                         parent_id=parent.id, idempotency_key=request.idempotency_key)
+    return SubmitRequest(spec=spec, bundle=bundle, origin=origin, executor=executor or parent.executor,
+                         parent_id=parent.id, idempotency_key=request.idempotency_key), notes

@@ -4,14 +4,47 @@ transitions applied as compare-and-set updates (`apply`), the one place a run's 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFound
-from .db import RunRow, sessions
-from .transitions import Transition
+from ..runner.protocol import FINAL_STATUSES
+from .db import RunRow, make_engine, sessions, upgrade
+from .safefs import private_dir
+
+if TYPE_CHECKING:
+    from .transitions import Transition
+
+
+def open_index(data_dir: str | Path, db_url: str) -> RunIndex:
+    """The run index of a data dir (made owner-only first), its schema brought up to date: what the
+    service starts from, and all a read-only client (`EmbeddedClient` reading finished runs) needs."""
+    private_dir(Path(data_dir))  # owner-only: logs, index and inputs, like the secrets file
+    engine = make_engine(db_url)
+    upgrade(engine)
+    return RunIndex(engine)
+
+
+def is_settled(row: RunRow) -> bool:
+    """A final run, or one whose data is gone, never changes again: reading it observes nothing (and
+    needs no executor, so `list`, `get` and `logs` of finished runs need only the index)."""
+    return row.status in FINAL_STATUSES or bool(row.data_deleted)
+
+
+def resolve_prefix(Session, column, prefix: str, what: str, hint: str) -> str:
+    """The one id in `column` that is `prefix` or starts with it; else one error saying there is none
+    (with `hint`) or several."""
+    with Session() as session:
+        ids = session.scalars(select(column).where(column.startswith(prefix)).limit(3)).all()
+    if not ids:
+        raise NotFound(f"no {what} with id {prefix!r}", hint=hint)
+    if len(ids) > 1 and prefix not in ids:
+        raise NotFound(f"id {prefix!r} matches several {what}s ({', '.join(ids)}...)", hint="type more characters")
+    return prefix if prefix in ids else ids[0]
 
 
 class RunIndex:
@@ -33,14 +66,7 @@ class RunIndex:
         prefix = prefix.strip().lower()
         if not re.fullmatch(r"[0-9a-z]{1,32}", prefix):
             raise NotFound(f"{prefix!r} is not a job id", hint="see `jupyter jobs list`")
-        with self.Session() as session:
-            ids = session.scalars(select(RunRow.id).where(RunRow.id.startswith(prefix)).limit(3)).all()
-        if not ids:
-            raise NotFound(f"no job with id {prefix!r}", hint="see `jupyter jobs list`")
-        if len(ids) > 1 and prefix not in ids:
-            raise NotFound(f"id {prefix!r} matches several jobs ({', '.join(ids)}...)",
-                           hint="type more characters")
-        return prefix if prefix in ids else ids[0]
+        return resolve_prefix(self.Session, RunRow.id, prefix, "job", "see `jupyter jobs list`")
 
     def by_key(self, key: str) -> RunRow | None:
         with self.Session() as session:

@@ -1,7 +1,9 @@
 """Reading runs: one, a page of them, their events as written and as they come, logs, folders.
 
-Each row read is settled first (`settle`, given by the service: reconcile it, then run what follows),
-so what a reader sees is what the run dir says now; nothing here writes the index itself.
+Each row read that could still change is settled first (`settle`, given by the service: reconcile it,
+then run what follows), so what a reader sees is what the run dir says now; nothing here writes the
+index itself. A finished run is read as indexed, without calling `settle`: the embedded client reads
+those with the index alone, building the service (executors and all) only for a live run.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..runner import protocol
 from ..runner.protocol import EventType, Status
 from ..spec.models import JobSpec
 from .db import RunRow
-from .index import RunIndex
+from .index import RunIndex, is_settled
 from .rundir import RunDir
 from .schemas import Run
 
@@ -28,7 +30,10 @@ log = logging.getLogger(__name__)
 class Reads:
     def __init__(self, index: RunIndex, settle: Callable[[RunRow], RunRow]):
         self.index = index
-        self.settle = settle
+        self._settle = settle
+
+    def settle(self, row: RunRow) -> RunRow:
+        return row if is_settled(row) else self._settle(row)
 
     def get(self, run_id: str) -> Run:
         return self.to_run(self.settle(self.index.row(run_id)))

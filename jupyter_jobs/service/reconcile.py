@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..procs import is_gone
 from ..runner import protocol
-from ..runner.protocol import FINAL_STATUSES, Status
+from ..runner.protocol import Status
 from ..spec.models import JobSpec
 from .db import RunRow
-from .index import RunIndex
+from .index import RunIndex, is_settled
 from .outputs import output_manifest
 from .registry import ExecutorRegistry
 from .rundir import RunDir
@@ -37,7 +37,7 @@ class Reconciler:
     def settle(self, row: RunRow) -> tuple[RunRow, Transition | None]:
         """The row brought up to date, and the transition this call applied (None when nothing changed
         or another process changed the row first; then the row is read again)."""
-        if row.status in FINAL_STATUSES or row.data_deleted or not self.serves(row):
+        if is_settled(row) or not self.serves(row):
             return row, None
         transition = next_transition(row, self.observe(row), time.time())
         if transition is None:

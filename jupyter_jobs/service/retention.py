@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..errors import Conflict
 from ..runner import protocol
 from .blobs import BlobStore
-from .db import RunRow
+from .db import RunRow, ScheduleRow
 from .index import RunIndex
 
 _CLEANUP_EVERY = 3600.0
@@ -35,7 +35,7 @@ class Retention:
         self.index.remove(row.id)
 
     def cleanup(self, now: float | None = None) -> dict:
-        """Delete the data of runs past their TTL, then blobs no kept run needs."""
+        """Delete the data of runs past their TTL, then blobs no kept run or schedule needs."""
         now = now or time.time()
         with self.index.Session() as session:
             expired = session.scalars(select(RunRow).where(
@@ -46,6 +46,7 @@ class Retention:
                 row.data_deleted = True
             session.commit()
             kept = session.scalars(select(RunRow.bundle).where(RunRow.data_deleted.is_(False))).all()
+            kept += [job["bundle"] for job in session.scalars(select(ScheduleRow.job))]  # what they fire next
         referenced = {f["sha256"] for b in kept for i in b.get("inputs", []) + [b.get("code") or {"files": []}]
                       for f in i["files"] if f.get("sha256")}
         freed = self.blobs.delete_unreferenced(referenced)

@@ -48,7 +48,8 @@ def _exit_code(value) -> bool:
 
 
 _CHECKS = {
-    EventType.LOG.value: lambda e: e.get("stream") in protocol.STREAMS and isinstance(e.get("text"), str),
+    EventType.LOG.value: lambda e: e.get("stream") in protocol.STREAMS and isinstance(e.get("text"), str)
+    and e.get("level") in (None, *protocol.LOG_LEVELS),
     EventType.STATUS.value: lambda e: e.get("status") in _LIVE and ("started_at" not in e or _number(e["started_at"])),
     EventType.PROGRESS.value: lambda e: _number(e.get("progress")) and _text(e.get("message")),
     EventType.DISPLAY.value: lambda e: e.get("msg_type") in protocol.DISPLAY_MSG_TYPES

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -19,6 +18,7 @@ from ..procs import identity
 from .claims import new_claim
 from .db import RunRow
 from .locks import index_lock
+from .queue import has_waiting, queue_dir
 from .transitions import Transition
 
 ACTIVE = ("PREPARING", "RUNNING")
@@ -50,7 +50,7 @@ class Scheduler:
     def __init__(self, service):
         self.service = service
         self.settings = service.settings
-        self.queue_dir = Path(self.settings.data_dir) / "queue"
+        self.queue_dir = queue_dir(self.settings.data_dir)
         self.queue_dir.mkdir(parents=True, exist_ok=True)
 
     def enqueue(self, run_id: str) -> None:
@@ -59,7 +59,7 @@ class Scheduler:
 
     def has_waiting(self) -> bool:
         """Whether a queued run's marker is there (a cheap look, no database)."""
-        return any(os.scandir(self.queue_dir))
+        return has_waiting(self.queue_dir)
 
     def request(self, instance: InstanceType, executor: Executor) -> dict:
         """A type bigger than the executor takes all of it (and runs alone) rather than never."""

@@ -13,6 +13,7 @@ the CLI, the clients and the server use only the public methods here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import JobsError
@@ -22,17 +23,18 @@ from ..runner.protocol import FINAL_STATUSES, Status
 from ..settings import JobsSettings
 from .admission import Admission, new_run_id, retry_request
 from .blobs import BlobStore
-from .db import RunRow, make_engine, upgrade
+from .db import RunRow
+from .firing import Firing
 from .forking import fork_request
-from .index import RunIndex
+from .index import RunIndex, open_index
 from .launch import Launcher
 from .reads import Reads
 from .reconcile import Reconciler
 from .registry import ExecutorRegistry
 from .retention import Retention
-from .safefs import private_dir
 from .scheduler import ACTIVE, Scheduler
-from .schemas import ForkRequest, Run, SubmitRequest
+from .schedules import Schedules, ScheduleStore
+from .schemas import CronPreview, ForkRequest, Run, Schedule, ScheduleRequest, SubmitRequest
 from .secrets import SecretStore
 from .transitions import Transition
 
@@ -41,7 +43,8 @@ __all__ = ["JobsService", "new_run_id"]
 
 class JobsService:
     def __init__(self, settings: JobsSettings | None = None, executors: list[Executor] | None = None,
-                 embedded: bool = True):
+                 embedded: bool = True, index: RunIndex | None = None):
+        """`index`: the settings' run index when this process has it open already (`open_index`)."""
         self.settings = settings or JobsSettings()
         #: In-process (CLI, magics): a finishing runner starts what waits in the queue, since no
         #: long-lived process does. A server dispatches itself.
@@ -50,11 +53,9 @@ class JobsService:
         self.wake: Callable[[], None] | None = None
         self.data_dir = Path(self.settings.data_dir)
         self.runs_dir = self.data_dir / "runs"
-        private_dir(self.data_dir)  # owner-only: logs, index and inputs, like the secrets file
+        self.index = index or open_index(self.data_dir, self.settings.db_url)
+        self.engine = self.index.engine
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(self.settings.db_url)
-        upgrade(self.engine)
-        self.index = RunIndex(self.engine)
         self.blobs = BlobStore(self.data_dir / "blobs")
         self.secrets = SecretStore(self.data_dir / "secrets.json")
         self.catalogue = Catalogue.load(self.settings.instance_types_file or None)
@@ -70,6 +71,9 @@ class JobsService:
         self.reconciler = Reconciler(self.index, self.registry, self.runs_dir)
         self.reads = Reads(self.index, self._settle)
         self.retention = Retention(self.index, self.blobs, self.data_dir)
+        store = ScheduleStore(self.engine)
+        self.schedules = Schedules(store, self.admission.check, lambda row: self.reads.to_run(self._settle(row)))
+        self.firing = Firing(store, self.settings.schedule_grace_seconds, self._submit, self._settle)
         self.retention.maybe_cleanup()
 
     def close(self) -> None:
@@ -83,14 +87,18 @@ class JobsService:
         return self.blobs.missing(shas)
 
     def submit(self, request: SubmitRequest) -> Run:
-        row = self.admission.admit(request)
+        return self._submit(request)
+
+    def _submit(self, request: SubmitRequest, schedule_id: str | None = None, notes: list[str] | None = None) -> Run:
+        row = self.admission.admit(request, schedule_id=schedule_id, notes=notes)
         if row.status == Status.QUEUED.value:
             self.scheduler.enqueue(row.id)
             self._queued()
         return self.reads.get(row.id)
 
     def fork(self, run_id: str, request: ForkRequest, executor: str | None = None) -> Run:
-        return self.submit(fork_request(self.index.row(run_id), request, self.blobs, executor))
+        submit, notes = fork_request(self.index.row(run_id), request, self.blobs, executor)
+        return self._submit(submit, notes=notes)
 
     def find_by_key(self, key: str) -> Run | None:
         """The run submitted with idempotency key `key`, if any."""
@@ -106,6 +114,44 @@ class JobsService:
     def instance_types(self, executor: str | None = None) -> list[tuple[InstanceType, str | None]]:
         ex = self.registry.get(executor)
         return [(t, ex.refusal(t)) for t in self.catalogue]
+
+    # -- schedules ------------------------------------------------------------------------------------------
+    def create_schedule(self, request: ScheduleRequest) -> Schedule:
+        """Save a job to fire on a cron; its job is checked now as a submit would be."""
+        return self.schedules.create(request)
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.schedules.list()
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        return self.schedules.get(schedule_id)
+
+    def resolve_schedule_id(self, prefix: str) -> str:
+        return self.schedules.store.resolve_id(prefix)
+
+    def pause_schedule(self, schedule_id: str) -> Schedule:
+        return self.schedules.pause(schedule_id)
+
+    def resume_schedule(self, schedule_id: str) -> Schedule:
+        return self.schedules.resume(schedule_id)
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """The schedule goes; the runs it fired stay (with its id)."""
+        self.schedules.delete(schedule_id)
+
+    def schedule_runs(self, schedule_id: str) -> list[Run]:
+        return self.schedules.runs(schedule_id)
+
+    def cron_preview(self, cron: str, timezone: str = "UTC") -> CronPreview:
+        return self.schedules.preview(cron, timezone)
+
+    def fire_due(self, now: datetime) -> list[str]:
+        """Fire the schedules due at `now` (a server's loop calls this); the ids of the runs started."""
+        return self.firing.fire_due(now)
+
+    def scheduled_failures(self, since: float) -> list[tuple[Run, str]]:
+        """Runs fired by a schedule that failed or were lost after `since`, with the schedule's name."""
+        return [(self.reads.to_run(row), name) for row, name in self.firing.failed_since(since)]
 
     # -- the queue ------------------------------------------------------------------------------------
     def dispatch(self) -> list[str]:
@@ -205,7 +251,7 @@ class JobsService:
         if request is None:
             return False
         try:
-            retry = self.admission.admit(request, attempt=row.attempt + 1)
+            retry = self.admission.admit(request, attempt=row.attempt + 1, schedule_id=row.schedule_id)
         except JobsError as exc:
             self.index.apply(Transition(row.id, Status.FAILED.value,
                                         {"error": f"{row.error}; retry not started: {exc}"}))

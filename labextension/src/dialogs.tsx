@@ -14,7 +14,8 @@ import {
   NotebookParameters,
   NotebookRunRequest,
   Run,
-  ServerConfig
+  ServerConfig,
+  TypedValue
 } from './api/client';
 import { describeError, IProblem } from './model';
 
@@ -45,37 +46,26 @@ function initialValue(p: NotebookParameter): string | boolean {
   return p.default;
 }
 
-/** The typed JSON value of a form field, or undefined when it still says the notebook's default. */
-export function parameterValue(p: NotebookParameter, raw: string | boolean): unknown {
-  if (raw === initialValue(p)) {
-    return undefined;
-  }
-  switch (p.type) {
-    case 'bool':
-      return Boolean(raw);
-    case 'int': {
-      const n = Number(raw);
-      if (!Number.isInteger(n)) {
-        throw new Error(`${p.name}: ${raw} is not an integer`);
-      }
-      return n;
+const FORM_TYPES: ReadonlySet<string> = new Set(['int', 'float', 'bool', 'str']);
+
+/**
+ * The fields changed from what the form started with, each as the text typed and the type it is read as: the
+ * server types it (JSON would make the `2.0` of a float field the number 2).
+ */
+export function changedParameters(
+  params: NotebookParameters | null,
+  values: Record<string, string | boolean>
+): Record<string, TypedValue> {
+  const changed: Record<string, TypedValue> = {};
+  for (const p of params?.parameters ?? []) {
+    const raw = values[p.name];
+    if (raw === undefined || raw === initialValue(p)) {
+      continue;
     }
-    case 'float': {
-      const n = Number(raw);
-      if (String(raw).trim() === '' || Number.isNaN(n)) {
-        throw new Error(`${p.name}: ${raw} is not a number`);
-      }
-      return n;
-    }
-    case 'str':
-      return String(raw);
-    default:
-      try {
-        return JSON.parse(String(raw));
-      } catch {
-        return String(raw);
-      }
+    const type = (FORM_TYPES.has(p.type) ? p.type : 'literal') as TypedValue['type'];
+    changed[p.name] = { type, text: typeof raw === 'boolean' ? (raw ? 'True' : 'False') : raw };
   }
+  return changed;
 }
 
 class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<NotebookRunRequest> {
@@ -154,16 +144,9 @@ class RunNotebookBody extends ReactWidget implements Dialog.IBodyWidget<Notebook
 
   getValue(): NotebookRunRequest {
     const { params, values, name, executor, instanceType } = this.state;
-    const parameters: Record<string, unknown> = {};
-    for (const p of params?.parameters ?? []) {
-      const value = parameterValue(p, values[p.name]);
-      if (value !== undefined) {
-        parameters[p.name] = value;
-      }
-    }
     return {
       path: this.path,
-      parameters,
+      typed_parameters: changedParameters(params, values),
       name: name.trim() || null,
       executor: executor || null,
       instance_type: instanceType || null
@@ -317,18 +300,43 @@ function ParameterField(props: {
   );
 }
 
-/** Ask how to run `path`; resolves to the submitted run, or null when cancelled. */
-export async function runNotebookDialog(client: JobsClient, path: string): Promise<Run | null> {
+const SCHEDULE_BUTTON = 'jp-JobsRunDialog-schedule';
+
+/**
+ * Ask how to run `path`; resolves to the submitted run, or null when cancelled. With `schedule`, a
+ * "Schedule…" button hands it the run described instead (true: scheduled, false: back to this dialog).
+ */
+export async function runNotebookDialog(
+  client: JobsClient,
+  path: string,
+  schedule?: (request: NotebookRunRequest) => Promise<boolean>
+): Promise<Run | null> {
   let previous: IRunState | undefined;
   for (;;) {
     const body = new RunNotebookBody(client, path, previous);
+    const scheduleButton = Dialog.createButton({
+      label: 'Schedule…',
+      accept: false,
+      className: SCHEDULE_BUTTON,
+      caption: 'Run this on a schedule (cron) instead of now'
+    });
     const result = await showDialog({
       title: 'Run as job',
       body,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run', ariaLabel: 'Run as job' })],
+      buttons: [
+        Dialog.cancelButton(),
+        ...(schedule ? [scheduleButton] : []),
+        Dialog.okButton({ label: 'Run', ariaLabel: 'Run as job' })
+      ],
       focusNodeSelector: '.jp-JobsRunDialog-name'
     });
     previous = body.state;
+    if (schedule && result.button.className === SCHEDULE_BUTTON && !previous.loading && !previous.problem) {
+      if (await schedule(body.getValue())) {
+        return null;
+      }
+      continue;
+    }
     if (!result.button.accept || !result.value || previous.loading || previous.problem) {
       return null;
     }
@@ -392,15 +400,9 @@ class ForkBody extends ReactWidget implements Dialog.IBodyWidget<ForkRequest> {
 
   getValue(): ForkRequest {
     const request: ForkRequest = {};
-    const parameters: Record<string, unknown> = {};
-    for (const p of this.params?.parameters ?? []) {
-      const value = parameterValue(p, this.values[p.name]);
-      if (value !== undefined) {
-        parameters[p.name] = value;
-      }
-    }
+    const parameters = changedParameters(this.params, this.values);
     if (Object.keys(parameters).length) {
-      request.parameters = parameters;
+      request.typed_parameters = parameters;
     }
     if (this.name && this.name !== this.run.name) {
       request.name = this.name;

@@ -10,8 +10,13 @@ import { LabIcon } from '@jupyterlab/ui-components';
 
 import { isFinished, JobsClient, Run } from './api/client';
 import { forkDialog, runNotebookDialog } from './dialogs';
-import { describeError, RunsModel } from './model';
+import { RunsModel, showError } from './model';
+import { RunPanels } from './details';
 import { JobsPanel } from './panel';
+import { addScheduleCommands } from './scheduleCommands';
+import { SchedulesPanel } from './schedules';
+import { SchedulesModel } from './schedulesModel';
+import { JobsSidebar } from './sidebar';
 import { CommandIDs, SIDEBAR_ID } from './tokens';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
@@ -23,11 +28,6 @@ const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 export const jobsIcon = new LabIcon({ name: 'jupyter-jobs:jobs', svgstr: ICON_SVG });
 
 const PLUGIN_ID = 'jupyter-jobs:plugin';
-
-function showError(title: string, err: unknown): void {
-  const problem = describeError(err);
-  Notification.error(`${title}: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`, { autoClose: 8000 });
-}
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -45,14 +45,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const client = new JobsClient(app.serviceManager.serverSettings);
     const model = new RunsModel(client);
     const panel = new JobsPanel(model, commands);
-    panel.id = SIDEBAR_ID;
-    panel.title.icon = jobsIcon;
-    panel.title.caption = 'Jobs';
-    shell.add(panel, 'left', { rank: 650 });
+    const runPanels = new RunPanels(app, model, jobsIcon, restorer);
+    panel.title.label = 'Runs';
+    const schedules = new SchedulesModel(client);
+    const sidebar = new JobsSidebar(panel, new SchedulesPanel(schedules, commands));
+    sidebar.id = SIDEBAR_ID;
+    sidebar.title.icon = jobsIcon;
+    sidebar.title.caption = 'Jobs';
+    shell.add(sidebar, 'left', { rank: 650 });
     if (restorer) {
-      restorer.add(panel, SIDEBAR_ID);
+      restorer.add(sidebar, SIDEBAR_ID);
     }
     model.start();
+    schedules.start();
+    const scheduleNotebook = addScheduleCommands({
+      app,
+      model: schedules,
+      palette,
+      showSchedules: () => {
+        shell.activateById(SIDEBAR_ID);
+        sidebar.showSchedules();
+      }
+    });
 
     model.runEnded.connect((_, run) => {
       const label = run.name || run.id;
@@ -87,7 +101,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model.watch(run.id);
       model.upsert(run);
       openSidebar();
+      sidebar.showRuns();
       model.select(run.id);
+      runPanels.open(run.id);
     };
 
     /** The notebook to run: the `path` argument, else the file browser's selection, else the current notebook. */
@@ -136,7 +152,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (widget && widget.context.path === path && widget.context.model.dirty) {
           await widget.context.save();
         }
-        const run = await runNotebookDialog(client, path);
+        const run = await runNotebookDialog(client, path, scheduleNotebook);
         if (run) {
           submitted(run);
           Notification.info(`Job ${run.name || run.id} submitted (${run.instance_type} on ${run.executor})`, {
@@ -147,10 +163,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     commands.addCommand(CommandIDs.openRun, {
-      label: 'Show Job',
+      label: 'Show Job Details',
       execute: args => {
-        openSidebar();
-        model.select(args.id as string);
+        const id = idArg(args);
+        if (id) {
+          runPanels.open(id);
+          model.select(id);
+        }
       }
     });
 
@@ -234,6 +253,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         try {
           await client.deleteRun(id);
           model.remove(id);
+          runPanels.close(id);
         } catch (err) {
           showError('Delete failed', err);
         }

@@ -3,6 +3,7 @@
  * `Poll` (faster while runs are active, backing off on errors, standing by while the panel is hidden and
  * nothing submitted from this browser is being watched).
  */
+import { Notification } from '@jupyterlab/apputils';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -43,6 +44,12 @@ export function describeError(err: unknown): IProblem {
     return { title: 'The jobs API refused the request', message: err.message, hint: err.hint };
   }
   return { title: 'Unexpected error', message: String((err as Error)?.message ?? err) };
+}
+
+/** A failed action, as a notification saying what failed and why. */
+export function showError(title: string, err: unknown): void {
+  const problem = describeError(err);
+  Notification.error(`${title}: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`, { autoClose: 8000 });
 }
 
 export class RunsModel {

@@ -1,58 +1,34 @@
 /**
- * The left "Jobs" sidebar: a filterable, virtualised run history on top, the selected run's details below
- * (spec, environment, queue position, logs that follow over SSE, outputs, actions). Every button runs a
- * command, so each action is also in the palette and can have a shortcut.
+ * The left "Jobs" sidebar: a filterable, virtualised run history (each row: name, status, source, a notebook
+ * run's parameters), the selected run's summary and actions below; a run's full details open in the main area
+ * (details.tsx). Every button runs a command, so each action is also in the palette and can have a shortcut.
  */
 import { CommandRegistry } from '@lumino/commands';
-import { Message } from '@lumino/messaging';
 import {
   Button,
   deleteIcon,
-  downloadIcon,
+  editIcon,
   HTMLSelect,
   launchIcon,
-  notebookIcon,
-  ReactWidget,
   refreshIcon,
   runIcon,
   stopIcon
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import {
-  isFinished,
-  JobsClient,
-  OutputsManifest,
-  Run,
-  RunEnvironment,
-  RunEvent,
-  STATUSES
-} from './api/client';
-import { ago, basename, bytes, duration, runLabel, timestamp } from './format';
-import { describeError, IProblem, RunsModel, StatusFilter } from './model';
+import { isFinished, Run, STATUSES } from './api/client';
+import { ago, duration, parametersText, runLabel, sourceLabel } from './format';
+import { IProblem, RunsModel, StatusFilter } from './model';
+import { PolledView, useChanges } from './polledView';
 import { CommandIDs } from './tokens';
 
-export const ROW_HEIGHT = 46;
+export const ROW_HEIGHT = 62;
 const OVERSCAN = 8;
-const MAX_LOG_CHARS = 400_000;
 
-export class JobsPanel extends ReactWidget {
-  constructor(
-    readonly model: RunsModel,
-    readonly commands: CommandRegistry
-  ) {
-    super();
+export class JobsPanel extends PolledView<RunsModel> {
+  constructor(model: RunsModel, commands: CommandRegistry) {
+    super(model, commands);
     this.addClass('jp-JobsPanel');
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.model.visible = true;
-  }
-
-  protected onAfterHide(msg: Message): void {
-    super.onAfterHide(msg);
-    this.model.visible = false;
   }
 
   render(): JSX.Element {
@@ -60,20 +36,9 @@ export class JobsPanel extends ReactWidget {
   }
 }
 
-function useModel(model: RunsModel): void {
-  const [, setTick] = React.useState(0);
-  React.useEffect(() => {
-    const changed = () => setTick(t => t + 1);
-    model.changed.connect(changed);
-    return () => {
-      model.changed.disconnect(changed);
-    };
-  }, [model]);
-}
-
 function JobsView(props: { model: RunsModel; commands: CommandRegistry }): JSX.Element {
   const { model, commands } = props;
-  useModel(model);
+  useChanges(model);
   const [text, setText] = React.useState(model.query);
   React.useEffect(() => {
     const timer = window.setTimeout(() => model.setFilter(text, model.status), 300);
@@ -107,7 +72,7 @@ function JobsView(props: { model: RunsModel; commands: CommandRegistry }): JSX.E
         <input
           className="jp-JobsPanel-search jp-mod-styled"
           type="search"
-          placeholder="Filter by name or id"
+          placeholder="Name or id"
           aria-label="Filter runs by name or id"
           value={text}
           onChange={e => setText(e.target.value)}
@@ -128,8 +93,8 @@ function JobsView(props: { model: RunsModel; commands: CommandRegistry }): JSX.E
         </HTMLSelect>
       </div>
       {model.problem && <Problem problem={model.problem} onRetry={() => void model.poll.refresh()} />}
-      <RunList model={model} withDetails={!!selected} />
-      {selected && <RunDetails key={selected.id} run={selected} model={model} commands={commands} />}
+      <RunList model={model} commands={commands} />
+      {selected && <SelectedRun key={selected.id} run={selected} commands={commands} />}
     </div>
   );
 }
@@ -157,8 +122,8 @@ export function StatusBadge(props: { status: string }): JSX.Element {
 }
 
 /** Only the rows in view are in the DOM, so thousands of runs scroll like a handful. */
-function RunList(props: { model: RunsModel; withDetails: boolean }): JSX.Element {
-  const { model } = props;
+function RunList(props: { model: RunsModel; commands: CommandRegistry }): JSX.Element {
+  const { model, commands } = props;
   const ref = React.useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = React.useState(0);
   const [height, setHeight] = React.useState(400);
@@ -183,6 +148,7 @@ function RunList(props: { model: RunsModel; withDetails: boolean }): JSX.Element
   const rows = [];
   for (let i = first; i < last; i++) {
     const run = runs[i];
+    const params = parametersText(run);
     rows.push(
       <div
         key={run.id}
@@ -193,19 +159,29 @@ function RunList(props: { model: RunsModel; withDetails: boolean }): JSX.Element
         data-run-id={run.id}
         data-status={run.status}
         title={`${runLabel(run)} (${run.id})`}
-        onClick={() => model.select(run.id === model.selectedId ? null : run.id)}
+        onClick={() => {
+          model.select(run.id);
+          void commands.execute(CommandIDs.openRun, { id: run.id });
+        }}
       >
         <div className="jp-JobsRun-line">
           <span className="jp-JobsRun-name">{runLabel(run)}</span>
           <StatusBadge status={run.status} />
         </div>
+        <div className="jp-JobsRun-line jp-JobsRun-what">
+          <span className="jp-JobsRun-source" title={run.origin?.source ?? ''}>
+            {sourceLabel(run)}
+          </span>
+          {params && (
+            <span className="jp-JobsRun-params" title={params}>
+              {params}
+            </span>
+          )}
+        </div>
         <div className="jp-JobsRun-line jp-JobsRun-meta">
           <span className="jp-JobsRun-instance">{run.instance_type}</span>
           <span className="jp-JobsRun-started">{ago(run.started_at ?? run.created_at, now)}</span>
           <span className="jp-JobsRun-duration">{duration(run, now)}</span>
-          <span className="jp-JobsRun-source" title={run.origin?.source ?? ''}>
-            {basename(run.origin?.source)}
-          </span>
         </div>
       </div>
     );
@@ -222,7 +198,7 @@ function RunList(props: { model: RunsModel; withDetails: boolean }): JSX.Element
   }
   return (
     <div
-      className={`jp-JobsPanel-list${props.withDetails ? ' jp-mod-withDetails' : ''}`}
+      className="jp-JobsPanel-list"
       ref={ref}
       role="listbox"
       aria-label="Runs"
@@ -237,231 +213,75 @@ function RunList(props: { model: RunsModel; withDetails: boolean }): JSX.Element
   );
 }
 
-interface ILogState {
-  text: string;
-  status: string | null;
-  progress: string | null;
-  ended: boolean;
-}
-
-/** Follow `/jobs/runs/{id}/events` (SSE); closes after the result event. */
-function useLogs(client: JobsClient, run: Run, onEnd: () => void): ILogState {
-  const [state, setState] = React.useState<ILogState>({ text: '', status: null, progress: null, ended: false });
-  React.useEffect(() => {
-    let text = '';
-    let status: string | null = null;
-    let progress: string | null = null;
-    let pending = false;
-    let closed = false;
-    const flush = () => {
-      pending = false;
-      if (!closed) {
-        setState({ text, status, progress, ended: false });
-      }
-    };
-    const source = new EventSource(client.eventsUrl(run.id), { withCredentials: true });
-    source.onmessage = ev => {
-      let event: RunEvent;
-      try {
-        event = JSON.parse(ev.data) as RunEvent;
-      } catch {
-        return;
-      }
-      if (event.type === 'log') {
-        text += event.text ?? '';
-        if (text.length > MAX_LOG_CHARS) {
-          text = '…\n' + text.slice(text.length - MAX_LOG_CHARS);
-        }
-      } else if (event.type === 'status') {
-        status = event.status ?? status;
-      } else if (event.type === 'progress') {
-        progress = `${Math.round(event.progress ?? 0)}% ${event.message ?? ''}`.trim();
-      } else if (event.type === 'result') {
-        source.close();
-        closed = true;
-        setState({ text, status: event.status ?? status, progress, ended: true });
-        onEnd();
-        return;
-      }
-      if (!pending) {
-        pending = true;
-        window.requestAnimationFrame(flush);
-      }
-    };
-    return () => {
-      closed = true;
-      source.close();
-    };
-  }, [run.id]);
-  return state;
-}
-
-function RunDetails(props: { run: Run; model: RunsModel; commands: CommandRegistry }): JSX.Element {
-  const { run, model, commands } = props;
-  const client = model.client;
-  const [env, setEnv] = React.useState<RunEnvironment | null>(null);
-  const [outputs, setOutputs] = React.useState<OutputsManifest | null>(null);
-  const [problem, setProblem] = React.useState<IProblem | null>(null);
+/**
+ * A run's actions, each running its command: Cancel only while the run is active, Delete once it ended;
+ * `children` go first, `trail` before Delete.
+ */
+export function RunActions(props: {
+  run: Run;
+  commands: CommandRegistry;
+  className: string;
+  children?: React.ReactNode;
+  trail?: React.ReactNode;
+}): JSX.Element {
+  const { run, commands } = props;
   const finished = isFinished(run);
-  const logs = useLogs(client, run, () => {
-    void client.getRun(run.id).then(r => model.upsert(r), () => undefined);
-  });
-  React.useEffect(() => {
-    client.environment(run.id).then(setEnv, () => setEnv(null));
-  }, [run.id]);
-  React.useEffect(() => {
-    if (finished && !run.data_deleted) {
-      client.outputs(run.id).then(setOutputs, err => setProblem(describeError(err)));
-    }
-  }, [run.id, finished]);
-  const logRef = React.useRef<HTMLPreElement>(null);
-  React.useEffect(() => {
-    const node = logRef.current;
-    if (node && node.scrollHeight - node.scrollTop - node.clientHeight < 60) {
-      node.scrollTop = node.scrollHeight;
-    }
-  }, [logs.text]);
-
-  const exec = (id: string, args: any = {}) => () => {
-    void commands.execute(id, { id: run.id, ...args });
+  const exec = (id: string) => () => {
+    void commands.execute(id, { id: run.id });
   };
-  const files = (outputs?.outputs ?? []).flatMap(entry => (entry.files ?? []).map(f => ({ ...f, entry })));
-  const executed = files.find(f => f.entry.executed_notebook && f.path.endsWith('.ipynb'));
-  const spec = run.spec as any;
   return (
-    <div className="jp-JobsDetails" data-run-id={run.id} data-status={run.status}>
-      <div className="jp-JobsDetails-head">
-        <span className="jp-JobsDetails-name">{runLabel(run)}</span>
-        <StatusBadge status={run.status} />
-      </div>
-      <div className="jp-JobsDetails-actions">
-        <Button small minimal disabled={finished} onClick={exec(CommandIDs.cancel)} title="Cancel this run">
+    <div className={props.className}>
+      {props.children}
+      {!finished && (
+        <Button small minimal onClick={exec(CommandIDs.cancel)} title="Cancel this run">
           <stopIcon.react tag="span" /> Cancel
         </Button>
-        <Button small minimal onClick={exec(CommandIDs.rerun)} title="Run again with the same settings">
-          <runIcon.react tag="span" /> Re-run
-        </Button>
-        <Button small minimal onClick={exec(CommandIDs.fork)} title="Run again with changes">
-          <launchIcon.react tag="span" /> Fork…
-        </Button>
-        <Button small minimal disabled={!finished} onClick={exec(CommandIDs.remove)} title="Delete this run">
+      )}
+      <Button small minimal onClick={exec(CommandIDs.rerun)} title="Run again with the same settings">
+        <runIcon.react tag="span" /> Re-run
+      </Button>
+      <Button small minimal onClick={exec(CommandIDs.fork)} title="Run again with changes">
+        <editIcon.react tag="span" /> Fork…
+      </Button>
+      {props.trail}
+      {finished && (
+        <Button small minimal onClick={exec(CommandIDs.remove)} title="Delete this run with its logs and outputs">
           <deleteIcon.react tag="span" /> Delete
         </Button>
-      </div>
-      <div className="jp-JobsDetails-scroll">
-        <table className="jp-JobsDetails-facts">
-          <tbody>
-            <Fact label="Id" value={run.id} />
-            <Fact label="Kind" value={run.kind} />
-            <Fact label="Executor" value={`${run.executor} · ${run.instance_type}`} />
-            {run.queue_position ? <Fact label="Queue" value={`position ${run.queue_position}`} /> : null}
-            <Fact label="Source" value={run.origin?.source ?? ''} />
-            <Fact label="Created" value={timestamp(run.created_at)} />
-            <Fact label="Started" value={timestamp(run.started_at)} />
-            <Fact label="Duration" value={duration(run)} />
-            {run.progress !== null && run.progress !== undefined && !finished ? (
-              <Fact label="Progress" value={`${Math.round(run.progress)}% ${run.progress_message ?? ''}`} />
-            ) : null}
-            {run.exit_code !== null && run.exit_code !== undefined ? (
-              <Fact label="Exit code" value={String(run.exit_code)} />
-            ) : null}
-            {run.parent_id ? <Fact label="Forked from" value={run.parent_id} /> : null}
-          </tbody>
-        </table>
-        {run.error && <div className="jp-JobsDetails-error">{run.error}</div>}
-        {run.notes?.length ? (
-          <ul className="jp-JobsDetails-notes">
-            {run.notes.map((n, i) => (
-              <li key={i}>{n}</li>
-            ))}
-          </ul>
-        ) : null}
-        {problem && <Problem problem={problem} onRetry={() => setProblem(null)} />}
-
-        <Section title="Logs" open>
-          {logs.progress && !finished && <div className="jp-JobsDetails-progress">{logs.progress}</div>}
-          <pre className="jp-JobsDetails-logs" ref={logRef}>
-            {logs.text || (finished ? '(no output)' : 'Waiting for output…')}
-          </pre>
-        </Section>
-
-        <Section title="Outputs" open={finished}>
-          {executed && (
-            <Button small className="jp-JobsDetails-openNotebook" onClick={exec(CommandIDs.openNotebook)}>
-              <notebookIcon.react tag="span" /> Open executed notebook
-            </Button>
-          )}
-          {!finished && <div className="jp-JobsDetails-muted">Outputs appear when the run ends.</div>}
-          {finished && run.data_deleted && <div className="jp-JobsDetails-muted">The run's data expired.</div>}
-          {finished && outputs && !files.length && <div className="jp-JobsDetails-muted">No output files.</div>}
-          <ul className="jp-JobsDetails-files">
-            {files.map(f => (
-              <li key={f.path}>
-                <a
-                  href="#"
-                  className="jp-JobsDetails-fileOpen"
-                  title="Open in JupyterLab (copied into the server's root)"
-                  onClick={e => {
-                    e.preventDefault();
-                    void commands.execute(CommandIDs.openOutput, { id: run.id, path: f.path });
-                  }}
-                >
-                  {f.path}
-                </a>
-                <span className="jp-JobsDetails-size">{bytes(f.size)}</span>
-                <a href={client.downloadUrl(run.id, f.path)} download title="Download" className="jp-JobsDetails-download">
-                  <downloadIcon.react tag="span" />
-                </a>
-              </li>
-            ))}
-          </ul>
-        </Section>
-
-        <Section title="Environment">
-          {env ? (
-            <div className="jp-JobsDetails-env">
-              <div>
-                {env.kind === 'python' ? `Python ${env.python ?? ''}` : env.kind}
-                {env.docker_image ? ` · image ${env.docker_image}` : ''}
-              </div>
-              {env.requirements?.length ? (
-                <pre className="jp-JobsDetails-requirements">{env.requirements.join('\n')}</pre>
-              ) : null}
-              {env.env_vars?.length ? <div>Variables: {env.env_vars.join(', ')}</div> : null}
-              {Object.keys(env.unresolved ?? {}).length ? (
-                <div className="jp-JobsDetails-warning">Unresolved imports: {Object.keys(env.unresolved ?? {}).join(', ')}</div>
-              ) : null}
-            </div>
-          ) : (
-            <div className="jp-JobsDetails-muted">…</div>
-          )}
-        </Section>
-
-        <Section title="Spec">
-          <pre className="jp-JobsDetails-spec">{JSON.stringify(spec, null, 2)}</pre>
-        </Section>
-      </div>
+      )}
     </div>
   );
 }
 
-function Fact(props: { label: string; value: string | null | undefined }): JSX.Element | null {
-  if (!props.value) {
-    return null;
-  }
+/**
+ * The selected run, compact: what it is, its parameters, why it failed, and its actions (the full details are
+ * in its main-area panel). Usable at the sidebar's default width: text wraps, buttons wrap.
+ */
+function SelectedRun(props: { run: Run; commands: CommandRegistry }): JSX.Element {
+  const { run, commands } = props;
+  const params = parametersText(run);
   return (
-    <tr>
-      <th>{props.label}</th>
-      <td>{props.value}</td>
-    </tr>
-  );
-}
-
-function Section(props: { title: string; open?: boolean; children?: React.ReactNode }): JSX.Element {
-  return (
-    <details className="jp-JobsDetails-section" open={props.open} data-section={props.title}>
-      <summary>{props.title}</summary>
-      {props.children}
-    </details>
+    <div className="jp-JobsSelected" data-run-id={run.id} data-status={run.status}>
+      <div className="jp-JobsSelected-head">
+        <span className="jp-JobsSelected-name" title={runLabel(run)}>
+          {runLabel(run)}
+        </span>
+        <StatusBadge status={run.status} />
+      </div>
+      <div className="jp-JobsSelected-meta">
+        {[sourceLabel(run), `${run.instance_type} on ${run.executor}`, duration(run)].filter(Boolean).join(' · ')}
+      </div>
+      {params && <div className="jp-JobsSelected-params">{params}</div>}
+      {run.error && <div className="jp-JobsSelected-error">{run.error}</div>}
+      <RunActions run={run} commands={commands} className="jp-JobsSelected-actions">
+        <Button
+          small
+          onClick={() => void commands.execute(CommandIDs.openRun, { id: run.id })}
+          title="Open the run's details in the main area"
+        >
+          <launchIcon.react tag="span" /> Details
+        </Button>
+      </RunActions>
+    </div>
   );
 }

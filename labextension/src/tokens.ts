@@ -10,6 +10,10 @@ export namespace CommandIDs {
   export const openNotebook = 'jupyter-jobs:open-executed-notebook';
   export const openOutput = 'jupyter-jobs:open-output';
   export const downloadOutput = 'jupyter-jobs:download-output';
+  export const openSchedules = 'jupyter-jobs:open-schedules';
+  export const pauseSchedule = 'jupyter-jobs:pause-schedule';
+  export const resumeSchedule = 'jupyter-jobs:resume-schedule';
+  export const deleteSchedule = 'jupyter-jobs:delete-schedule';
 }
 
 export const SIDEBAR_ID = 'jupyter-jobs-sidebar';

@@ -108,7 +108,7 @@ def test_python_auto_job_builds_its_env_in_the_image_once(tmp_path, test_image, 
     assert report["python"].startswith("/jobs/envs/")  # a venv in the image's volume, not the host's Python
     assert report["version"] == "3.11.2"  # the image's python3 (the host runs pyenv's 3.11.7)
     run = last_run(tmp_path)
-    assert "environment cached" in system_log(run["id"], tmp_path)
+    assert "built environment" in system_log(run["id"], tmp_path)
     volumes = [v.name for v in docker_client.volumes.list() if v.name.startswith("jupyter-jobs-envs-")]
     assert volumes
 

@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from jupyter_jobs.pyenv.cache import EnvBuildError, EnvCache, format_entries, lock_key
+from jupyter_jobs.pyenv.cache import DETAIL, INFO, PROGRESS, EnvBuildError, EnvCache, format_entries, lock_key
 from jupyter_jobs.pyenv.lock import EnvLock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,22 +26,27 @@ def test_build_is_isolated_and_cached(tmp_path):
     import yaml  # noqa: F401  (installed here, must not leak into the job's env)
 
     cache = EnvCache(tmp_path / "envs")
-    lines: list[str] = []
-    venv = cache.ensure(SIX, log=lines.append)
+    lines: list[tuple[str, str]] = []
+    venv = cache.ensure(SIX, log=lambda line, level: lines.append((line, level)))
     assert venv == tmp_path / "envs" / lock_key(SIX)
     assert py(venv, "import six; print(six.__version__)").stdout.strip() == "1.17.0"
     leaked = py(venv, "import yaml")
     assert leaked.returncode != 0 and "ModuleNotFoundError" in leaked.stderr
-    assert any(line.startswith("Resolved 1 package") for line in lines)  # uv's own output is streamed
-    assert "building environment: 1/1 packages" in lines
-    assert any(line.startswith("environment cached") for line in lines)
+    # uv's own output is streamed as the log's detail; the main log is one updating line and a summary
+    detail = [line for line, level in lines if level == DETAIL]
+    assert any(line.startswith("Resolved 1 package") for line in detail)
+    assert any(line.startswith("Activate with") for line in detail) and " + six==1.17.0" in detail
+    name = venv.name[:12]
+    progress = [line for line, level in lines if level == PROGRESS]
+    assert progress[0] == f"building environment {name}: Python {SIX['python']}, 1 requirement"
+    assert f"building environment {name}: downloading 1 package" in progress
+    main = [line for line, level in lines if level == INFO]
+    assert len(main) == 1 and main[0].startswith(f"built environment {name}: 1 package in ")
     assert not list((tmp_path / "envs").glob(".build-*"))
 
-    hit: list[str] = []
-    started = time.monotonic()
-    assert cache.ensure(SIX, log=hit.append) == venv
-    assert time.monotonic() - started < 0.5
-    assert hit == [f"using cached environment {venv.name[:12]}"]
+    hit: list[tuple[str, str]] = []
+    assert cache.ensure(SIX, log=lambda line, level: hit.append((line, level))) == venv
+    assert hit == [(f"using cached environment {name}", INFO)]
 
     (entry,) = cache.list()
     assert (entry.key, entry.python, entry.packages) == (venv.name, SIX["python"], 1)
@@ -54,13 +58,14 @@ def test_concurrent_threads_build_once(tmp_path):
     cache = EnvCache(tmp_path / "envs")
     lines: list[str] = []
     results: list[Path] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.ensure(SIX, log=lines.append))) for _ in range(4)]
+    log = lambda line, level: lines.append(line)  # noqa: E731
+    threads = [threading.Thread(target=lambda: results.append(cache.ensure(SIX, log=log))) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(set(results)) == 1 and len(results) == 4
-    assert sum(line.startswith("environment cached") for line in lines) == 1
+    assert sum(line.startswith("built environment") for line in lines) == 1
 
 
 def test_concurrent_processes_build_once(tmp_path):
@@ -74,7 +79,7 @@ def test_concurrent_processes_build_once(tmp_path):
     outputs = [proc.communicate() for proc in procs]
     assert all(proc.returncode == 0 for proc in procs)
     assert {out.strip() for out, _ in outputs} == {str(tmp_path / "envs" / lock_key(SIX))}
-    assert sum("environment cached" in err for _, err in outputs) == 1
+    assert sum("built environment" in err for _, err in outputs) == 1
 
 
 def test_lru_prune_keeps_envs_in_use(tmp_path):

@@ -33,6 +33,7 @@ print("second line")
     run = client.list(limit=1)[0]
     assert run.status == "SUCCEEDED", run
     assert reply.text() == "first line\nsecond line\n"
+    assert [m["content"]["text"] for m in reply.of_type("stream")] == ["first line\n", "second line\n"]
     # the first line was in the cell while the job still ran, seconds before it ended
     assert seen["status_then"] == "RUNNING"
     assert run.finished_at - seen["first"] > 2.0

@@ -12,7 +12,7 @@ from jupyter_jobs.server.base import JobsHandler
 from jupyter_jobs.server.routes import ROUTES
 
 METHODS = ("get", "head", "post", "put", "patch", "delete")
-SAMPLES = {"run_id": "0000", "path": "dir/x.txt", "sha256": "0" * 64, "name": "TOKEN"}
+SAMPLES = {"run_id": "0000", "path": "dir/x.txt", "sha256": "0" * 64, "name": "TOKEN", "schedule_id": "sch-00"}
 
 
 def route_url(route) -> str:

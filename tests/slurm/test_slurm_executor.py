@@ -106,7 +106,7 @@ def test_gpu_and_partition_requests_slurm_cannot_serve_are_refused(make_service)
                                          "VM.Standard2.1": {"sbatch_args": ["--gres=gpu:1"]}})
     with pytest.raises(SubmitError, match="partition 'gpu-nodes' does not exist"):
         submit(service, "true", instance_types=["c1.4"])
-    with pytest.raises(SubmitError, match=r"needs 2 GPU .* refuse --gres=gpu:2"):
+    with pytest.raises(SubmitError, match=r"needs 2 GPUs .* refuse --gres=gpu:2"):
         submit(service, "true", instance_types=["c1.8"])
     with pytest.raises(SubmitError, match=r"g2.1: needs 1 GPU \(A100\)"):
         submit(service, "nvidia-smi", instance_types=["g2.1"])

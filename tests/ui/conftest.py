@@ -105,7 +105,8 @@ def browser(chromium_path):
 
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    """A fresh browser page; more context options (e.g. `timezone_id`) by indirect parametrization."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, **getattr(request, "param", {}))
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -56,11 +56,11 @@ def test_the_executor_picker_changes_the_instance_types_listed(start_lab, page):
     dialog.locator(".jp-JobsRunDialog-name").fill("picked-docker")
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
 
-    details = page.locator(".jp-JobsDetails")
+    details = page.locator(".jp-JobsSelected")
     details.wait_for(timeout=60000)
     run = lab.api(f"runs/{details.get_attribute('data-run-id')}")
     assert (run["executor"], run["instance_type"], run["name"]) == ("docker", gpu_type, "picked-docker")
     # This Docker engine cannot be reached: the run fails and the sidebar says why.
     page.locator(f'.jp-JobsRun[data-run-id="{run["id"]}"][data-status="FAILED"]').wait_for(timeout=60000)
-    page.locator(".jp-JobsDetails", has_text="cannot reach the Docker Engine").first.wait_for(timeout=30000)
+    page.locator(".jp-JobsSelected", has_text="cannot reach the Docker Engine").first.wait_for(timeout=30000)
     assert not page.errors, page.errors

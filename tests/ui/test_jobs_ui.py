@@ -13,6 +13,7 @@ from uilab import open_jobs, open_lab, screenshot
 
 CLI = [sys.executable, "-m", "jupyter_jobs.cli"]
 ENV_BUILD = 240_000  # ms: the first notebook job builds its environment (papermill, ipykernel) with uv
+ROW_HEIGHT = 62  # px: a run's row in the sidebar list (labextension/src/panel.tsx)
 
 
 def make_notebook(folder, name="analysis.ipynb"):
@@ -34,6 +35,18 @@ def make_notebook(folder, name="analysis.ipynb"):
 def row(page, run_id: str, status: str | None = None):
     sel = f'.jp-JobsRun[data-run-id="{run_id}"]'
     return page.locator(sel + (f'[data-status="{status}"]' if status else ""))
+
+
+def run_panel(page, run_id: str):
+    """The run's details in the main area (one panel per run)."""
+    return page.locator(f'.jp-JobsRunPanel-body[data-run-id="{run_id}"]')
+
+
+def selected_id(page, other_than: str | None = None) -> str:
+    """The run selected in the sidebar (after a submit, fork or re-run: the new one)."""
+    sel = ".jp-JobsSelected" + (f':not([data-run-id="{other_than}"])' if other_than else "")
+    page.locator(sel).wait_for(timeout=60000)
+    return page.locator(".jp-JobsSelected").get_attribute("data-run-id")
 
 
 def test_run_notebook_through_the_dialog(start_lab, page):
@@ -58,14 +71,14 @@ def test_run_notebook_through_the_dialog(start_lab, page):
     screenshot(page, "run-dialog", page.locator(".jp-Dialog-content"))
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
 
-    details = page.locator(".jp-JobsDetails")
-    details.wait_for(timeout=60000)
-    run_id = details.get_attribute("data-run-id")
+    run_id = selected_id(page)
     assert run_id
     assert row(page, run_id).count() == 1
-    # Live: RUNNING, then SUCCEEDED, without a reload.
+    # Live, in the run's main-area panel: RUNNING, then SUCCEEDED, without a reload.
+    run_panel(page, run_id).wait_for(timeout=60000)
     row(page, run_id, "RUNNING").wait_for(timeout=ENV_BUILD)
-    page.locator(".jp-JobsDetails-logs", has_text="label default alpha 3 int verbose True").wait_for(timeout=60000)
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-logs", has_text="label default alpha 3 int verbose True"
+                                    ).wait_for(timeout=60000)
     screenshot(page, "sidebar-running", page.locator("#jupyter-jobs-sidebar"))
     row(page, run_id, "SUCCEEDED").wait_for(timeout=60000)
     assert page.locator(".jp-JobsStatus-SUCCEEDED", has_text="succeeded").count() >= 1
@@ -75,7 +88,7 @@ def test_run_notebook_through_the_dialog(start_lab, page):
     assert toast.locator("button", has_text="Open").count() == 1
 
     # The executed notebook opens in Lab (copied next to its source as NAME-RUNID.ipynb).
-    page.locator(".jp-JobsDetails-openNotebook").click()
+    run_panel(page, run_id).locator(".jp-JobsDetails-openNotebook").click()
     executed = f"analysis-{run_id}.ipynb"
     page.locator(f'.lm-DockPanel-tabBar .lm-TabBar-tab[title*="{executed}"]').wait_for(timeout=30000)
     assert (lab.root / executed).exists()
@@ -83,14 +96,15 @@ def test_run_notebook_through_the_dialog(start_lab, page):
     page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="label default alpha 3").first.wait_for(
         timeout=30000)
 
-    # Environment and spec are shown.
-    page.locator('.jp-JobsDetails-section[data-section="Environment"] > summary').click()
+    # Environment and spec are shown (the run's panel, activated again from the list).
+    row(page, run_id).click()
+    run_panel(page, run_id).locator('.jp-JobsDetails-section[data-section="Environment"] > summary').click()
     page.locator(".jp-JobsDetails-requirements", has_text="papermill").wait_for(timeout=10000)
     screenshot(page, "sidebar-succeeded", page.locator("#jupyter-jobs-sidebar"))
     screenshot(page, "lab-with-sidebar")
 
     # Fork with overrides: the parameters form starts from what the run used; one change runs again.
-    page.locator(".jp-JobsDetails-actions button", has_text="Fork").click()
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-actions button", has_text="Fork").click()
     fork = page.locator(".jp-Dialog")
     alpha = fork.locator('.jp-JobsRunDialog-param[data-param="alpha"] input')
     alpha.wait_for(timeout=30000)
@@ -99,10 +113,10 @@ def test_run_notebook_through_the_dialog(start_lab, page):
     alpha.fill("4")
     screenshot(page, "fork-dialog", page.locator(".jp-Dialog-content"))
     fork.locator(".jp-Dialog-button.jp-mod-accept").click()
-    page.locator(f'.jp-JobsDetails:not([data-run-id="{run_id}"])').wait_for(timeout=30000)
-    fork_id = page.locator(".jp-JobsDetails").get_attribute("data-run-id")
+    fork_id = selected_id(page, other_than=run_id)
     assert lab.api(f"runs/{fork_id}")["parent_id"] == run_id
-    page.locator(".jp-JobsDetails-logs", has_text="label default alpha 4 int verbose True").wait_for(timeout=60000)
+    run_panel(page, fork_id).locator(".jp-JobsRunPanel-logs", has_text="label default alpha 4 int verbose True"
+                                     ).wait_for(timeout=60000)
     row(page, fork_id, "SUCCEEDED").wait_for(timeout=60000)
     assert not page.errors, page.errors
 
@@ -126,24 +140,22 @@ def test_cli_run_appears_and_cancel_rerun_delete_work(start_lab, page, tmp_path)
     # It appears without a reload (the poll), goes RUNNING, and its log follows.
     row(page, run_id, "RUNNING").wait_for(timeout=60000)
     row(page, run_id).click()
-    page.locator(".jp-JobsDetails-logs", has_text="tick").wait_for(timeout=30000)
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-logs", has_text="tick").wait_for(timeout=30000)
 
-    # Cancel, from the palette-visible command the button runs.
-    page.locator(".jp-JobsDetails-actions button", has_text="Cancel").click()
+    # Cancel, from the palette-visible command the button runs; a finished run has no Cancel button.
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-actions button", has_text="Cancel").click()
     row(page, run_id, "CANCELLED").wait_for(timeout=60000)
     assert lab.api(f"runs/{run_id}")["status"] == "CANCELLED"
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-actions button", has_text="Cancel").wait_for(
+        state="detached", timeout=30000)
 
     # Re-run: a fork with no overrides, selected at once, running the same command.
-    page.locator(".jp-JobsDetails-actions button", has_text="Re-run").click()
-    page.wait_for_function(f"""() => {{
-        const d = document.querySelector('.jp-JobsDetails');
-        return d && d.dataset.runId !== '{run_id}';
-    }}""", timeout=30000)
-    rerun_id = page.locator(".jp-JobsDetails").get_attribute("data-run-id")
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-actions button", has_text="Re-run").click()
+    rerun_id = selected_id(page, other_than=run_id)
     rerun = lab.api(f"runs/{rerun_id}")
     assert rerun["parent_id"] == run_id and rerun["spec"]["cmd"] == lab.api(f"runs/{run_id}")["spec"]["cmd"]
     row(page, rerun_id, "RUNNING").wait_for(timeout=60000)
-    page.locator(".jp-JobsDetails-logs", has_text="tick").wait_for(timeout=30000)
+    run_panel(page, rerun_id).locator(".jp-JobsRunPanel-logs", has_text="tick").wait_for(timeout=30000)
 
     # The same actions as commands (palette): cancel the selected run.
     page.keyboard.press("Control+Shift+C")
@@ -164,9 +176,10 @@ def test_cli_run_appears_and_cancel_rerun_delete_work(start_lab, page, tmp_path)
 
     # Delete (with a confirmation).
     row(page, run_id).click()
-    page.locator(".jp-JobsDetails-actions button", has_text="Delete").click()
+    run_panel(page, run_id).locator(".jp-JobsRunPanel-actions button", has_text="Delete").click()
     page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-warn").click()
     row(page, run_id).wait_for(state="detached", timeout=10000)
+    run_panel(page, run_id).wait_for(state="detached", timeout=10000)  # its panel closes with it
     runs = lab.api("runs")["runs"]
     assert [r["id"] for r in runs] == [rerun_id]
     assert not page.errors, page.errors
@@ -176,11 +189,14 @@ def test_missing_server_extension_is_explained(start_lab, page):
     lab = start_lab(jobs_extension=False)
     open_lab(page, lab)
     open_jobs(page)
-    problem = page.locator(".jp-JobsPanel-problem")
+    problem = page.locator(".jp-JobsPanel .jp-JobsPanel-problem")  # the runs view's (Schedules says it too)
     problem.wait_for(timeout=30000)
     assert "server extension is not running" in problem.inner_text()
     assert "jupyter server extension enable jupyter_jobs" in problem.inner_text()
     screenshot(page, "sidebar-no-extension", page.locator("#jupyter-jobs-sidebar"))
+    page.locator("#jupyter-jobs-sidebar .lm-TabBar-tab", has_text="Schedules").click()
+    page.locator(".jp-JobsSchedules .jp-JobsPanel-problem", has_text="server extension is not running").wait_for(
+        timeout=30000)
 
 
 def insert_finished_runs(data_dir, count: int) -> None:
@@ -256,7 +272,7 @@ def test_two_thousand_runs_render_and_scroll(start_lab, page, jobs_data_dir):
     scroll_s = time.perf_counter() - t1
     in_dom = page.locator(".jp-JobsRun").count()
     loaded = page.evaluate("() => document.querySelector('.jp-JobsPanel-rows').style.height")
-    assert loaded == f"{count * 46}px", loaded
+    assert loaded == f"{count * ROW_HEIGHT}px", loaded
     assert in_dom < 100, in_dom
     # Scroll back up through the middle: rows are rendered at once.
     page.evaluate("() => { const l = document.querySelector('.jp-JobsPanel-list'); l.scrollTop = l.scrollHeight / 2; }")

@@ -25,11 +25,19 @@ export type NotebookParameters = Schemas['NotebookParameters'];
 export type NotebookParameter = Schemas['NotebookParameter'];
 export type NotebookRunRequest = Schemas['NotebookRunRequest'];
 export type ExportedFile = Schemas['ExportedFile'];
+export type RunSummary = Schemas['RunSummary'];
+export type ShownOutput = Schemas['ShownOutput'];
+export type TypedValue = Schemas['TypedValue'];
 export type RunEnvironment = Schemas['RunEnvironment'];
 export type ErrorBody = Schemas['ErrorBody'];
 /** One line of a run's events.jsonl, as `/jobs/runs/{id}/events` streams it. */
 export type RunEvent = Schemas['Event'];
 export type EventType = Schemas['EventType'];
+export type Schedule = Schemas['Schedule'];
+export type ScheduleList = Schemas['ScheduleList'];
+export type ScheduleTiming = Schemas['ScheduleTiming'];
+export type CronPreview = Schemas['CronPreview'];
+export type NotebookScheduleRequest = Schemas['NotebookScheduleRequest'];
 
 /** The query parameters of `GET /jobs/runs`, from the generated document. */
 export type ListQuery = NonNullable<paths['/jobs/runs']['get']['parameters']['query']>;
@@ -146,8 +154,18 @@ export class JobsClient {
     return this.request<RunEnvironment>(`runs/${encodeURIComponent(id)}/environment`);
   }
 
-  exportOutput(id: string, path: string): Promise<ExportedFile> {
-    return this.post<ExportedFile>(`runs/${encodeURIComponent(id)}/export`, { path });
+  /** Copy an output into the server's root: to `dest` as given, else where the CLI brings it back. */
+  exportOutput(id: string, path: string, dest?: string): Promise<ExportedFile> {
+    return this.post<ExportedFile>(`runs/${encodeURIComponent(id)}/export`, dest ? { path, dest } : { path });
+  }
+
+  /** Outputs by the names the CLI uses, a failed cell's traceback (the run panel). */
+  summary(id: string): Promise<RunSummary> {
+    return this.request<RunSummary>(`runs/${encodeURIComponent(id)}/summary`);
+  }
+
+  zipUrl(id: string): string {
+    return this.browserUrl(`runs/${encodeURIComponent(id)}/outputs.zip`);
   }
 
   eventsUrl(id: string): string {
@@ -178,5 +196,38 @@ export class JobsClient {
 
   runNotebook(body: NotebookRunRequest): Promise<Run> {
     return this.post<Run>('notebooks/run', body);
+  }
+
+  // -- schedules ----------------------------------------------------------------------------------------------
+  listSchedules(): Promise<ScheduleList> {
+    return this.request<ScheduleList>('schedules');
+  }
+
+  /** What a cron expression means in `timezone`: its description and next 3 fire times (400 naming the field). */
+  cronPreview(cron: string, timezone: string): Promise<CronPreview> {
+    const query: NonNullable<paths['/jobs/schedules/preview']['get']['parameters']['query']> = { cron, timezone };
+    return this.request<CronPreview>('schedules/preview', {}, query);
+  }
+
+  /** A schedule of the notebook run the "Run as job" dialog describes. */
+  scheduleNotebook(body: NotebookScheduleRequest): Promise<Schedule> {
+    return this.post<Schedule>('schedules/notebook', body);
+  }
+
+  pauseSchedule(id: string): Promise<Schedule> {
+    return this.post<Schedule>(`schedules/${encodeURIComponent(id)}/pause`);
+  }
+
+  resumeSchedule(id: string): Promise<Schedule> {
+    return this.post<Schedule>(`schedules/${encodeURIComponent(id)}/resume`);
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.request<null>(`schedules/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** The runs a schedule fired, newest first. */
+  scheduleRuns(id: string): Promise<RunList> {
+    return this.request<RunList>(`schedules/${encodeURIComponent(id)}/runs`);
   }
 }

@@ -194,6 +194,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/runs/{run_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the Lab's run panel shows: outputs by the names the CLI uses, a failed cell's traceback */
+        get: operations["getSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs/runs/{run_id}/parameters": {
         parameters: {
             query?: never;
@@ -239,6 +256,127 @@ export interface paths {
         put?: never;
         /** Run a notebook under the server's root as a job (as `jupyter jobs run`) */
         post: operations["postNotebookRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List schedules, oldest first */
+        get: operations["getSchedules"];
+        put?: never;
+        /** Save a job to run on a cron (the job is checked as a submit is) */
+        post: operations["postSchedules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A cron expression in words and its next 3 times */
+        get: operations["getCronPreview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/notebook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Schedule a notebook under the server's root (as its notebook run builds it) */
+        post: operations["postNotebookSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/{schedule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One schedule */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /** Delete a schedule (the runs it fired stay) */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/{schedule_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pause a schedule: no tick fires until it is resumed */
+        post: operations["postSchedulePause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/{schedule_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a schedule from now (ticks while it was paused are not run) */
+        post: operations["postScheduleResume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/schedules/{schedule_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The runs a schedule fired, newest first */
+        get: operations["getScheduleRuns"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -468,6 +606,13 @@ export interface components {
             /** Blob Bytes */
             blob_bytes: number;
         };
+        /** CronPreview */
+        CronPreview: {
+            /** Description */
+            description: string;
+            /** Next Times */
+            next_times: number[];
+        };
         /** DockerImage */
         DockerImage: {
             /** Image */
@@ -542,6 +687,12 @@ export interface components {
              * @default null
              */
             text?: string | null;
+            /**
+             * Level
+             * @description system log: `detail` (a tool's own output, hidden where the run is followed) or `update` (replaced by the log's next line)
+             * @default null
+             */
+            level?: ("detail" | "update") | null;
             /**
              * @description status, result
              * @default null
@@ -643,6 +794,12 @@ export interface components {
              * @description An output file's path from the outputs manifest.
              */
             path: string;
+            /**
+             * Dest
+             * @description Where to put it, relative to the server's root, used as given; default: where the CLI brings it back (the executed notebook under its one name), inside the root, else jobs-outputs/RUNID/.
+             * @default null
+             */
+            dest?: string | null;
         };
         /** ExportedFile */
         ExportedFile: {
@@ -669,9 +826,18 @@ export interface components {
         };
         /**
          * ForkRequest
-         * @description `fork --arg/--var/--env-var/--param/--cloud-instance-type/--name/--desc` as data.
+         * @description `fork --arg/--var/--env-var/--param/--cloud-instance-type/--name/--desc` as data; `parameters` (and
+         *     `typed_parameters`): a notebook run's parameters to change (the others keep the parent run's values).
          */
         ForkRequest: {
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** Typed Parameters */
+            typed_parameters?: {
+                [key: string]: components["schemas"]["TypedValue"];
+            };
             /** Args */
             args?: {
                 [key: string]: string;
@@ -687,10 +853,6 @@ export interface components {
             /** Outputs */
             outputs?: {
                 [key: string]: string;
-            };
-            /** Parameters */
-            parameters?: {
-                [key: string]: unknown;
             };
             /**
              * Instance Type
@@ -712,6 +874,12 @@ export interface components {
              * @default null
              */
             idempotency_key?: string | null;
+            /**
+             * Lenient
+             * @description as `run --lenient` (papermill's way): parameters the notebook does not take are passed, with a note on the run, instead of refused
+             * @default false
+             */
+            lenient?: boolean;
         };
         /** GracefulShutdown */
         GracefulShutdown: {
@@ -885,18 +1053,22 @@ export interface components {
         };
         /**
          * NotebookRunRequest
-         * @description `jupyter jobs run NOTEBOOK -p ...` as data, for a notebook under the server's root.
+         * @description `jupyter jobs run NOTEBOOK -p ...` as data.
          */
         NotebookRunRequest: {
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** Typed Parameters */
+            typed_parameters?: {
+                [key: string]: components["schemas"]["TypedValue"];
+            };
             /**
              * Path
              * @description The notebook, relative to the server's root.
              */
             path: string;
-            /** Parameters */
-            parameters?: {
-                [key: string]: unknown;
-            };
             /**
              * Instance Type
              * @default null
@@ -917,6 +1089,41 @@ export interface components {
              * @default null
              */
             idempotency_key?: string | null;
+        };
+        /**
+         * NotebookScheduleRequest
+         * @description `jupyter jobs schedule create --notebook NOTEBOOK -p ... --cron ...` as data (the Lab's "Schedule...").
+         */
+        NotebookScheduleRequest: {
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** Typed Parameters */
+            typed_parameters?: {
+                [key: string]: components["schemas"]["TypedValue"];
+            };
+            /**
+             * Path
+             * @description The notebook, relative to the server's root.
+             */
+            path: string;
+            /**
+             * Instance Type
+             * @default null
+             */
+            instance_type?: string | null;
+            /**
+             * Name
+             * @default null
+             */
+            name?: string | null;
+            /**
+             * Executor
+             * @default null
+             */
+            executor?: string | null;
+            timing: components["schemas"]["ScheduleTiming"];
         };
         /**
          * Origin
@@ -948,6 +1155,10 @@ export interface components {
              * @default null
              */
             project_dir?: string | null;
+            /** Parameters */
+            parameters?: {
+                [key: string]: string;
+            };
         };
         /** OutputDataset */
         OutputDataset: {
@@ -1160,6 +1371,11 @@ export interface components {
              * @default null
              */
             queue_position?: number | null;
+            /**
+             * Schedule Id
+             * @default null
+             */
+            schedule_id?: string | null;
             spec: components["schemas"]["JobSpec"];
         };
         /**
@@ -1209,6 +1425,159 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /**
+         * RunSummary
+         * @description What the Lab's run panel shows beyond the Run: outputs by the names the CLI uses, and a failed
+         *     notebook's or cell's traceback as papermill states it.
+         */
+        RunSummary: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Executed Notebook
+             * @description Where a notebook run's executed notebook comes back (`Run.executed_notebook` of the Python API, what `run` and `get` show): relative to the server's root when inside it.
+             * @default null
+             */
+            executed_notebook?: string | null;
+            /** Outputs */
+            outputs?: components["schemas"]["ShownOutput"][];
+            /**
+             * Traceback
+             * @description The failing cell's traceback (short form).
+             * @default null
+             */
+            traceback?: string | null;
+        };
+        /** Schedule */
+        Schedule: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @default null
+             */
+            source?: string | null;
+            /**
+             * Kind
+             * @default command
+             */
+            kind?: string;
+            /** Cron */
+            cron: string;
+            /** Timezone */
+            timezone: string;
+            /** Missed */
+            missed: string;
+            /** Overlap */
+            overlap: string;
+            /**
+             * Description
+             * @description the cron expression in words, e.g. 'At 03:00 AM'
+             */
+            description: string;
+            /** Paused */
+            paused: boolean;
+            /** Created At */
+            created_at: number;
+            /**
+             * Next Fire At
+             * @description None while paused
+             * @default null
+             */
+            next_fire_at?: number | null;
+            /**
+             * Next Times
+             * @description the next 3 fire times; empty while paused
+             */
+            next_times?: number[];
+            /** Executor */
+            executor: string;
+            /** Instance Type */
+            instance_type: string;
+            /** Parameters */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Last Run Id
+             * @default null
+             */
+            last_run_id?: string | null;
+            /** @default null */
+            last_status?: components["schemas"]["Status"] | null;
+            /**
+             * Last Fired At
+             * @default null
+             */
+            last_fired_at?: number | null;
+            /**
+             * Run Count
+             * @default 0
+             */
+            run_count?: number;
+            /**
+             * Skipped
+             * @description newest first, the last 50
+             */
+            skipped?: components["schemas"]["SkippedTick"][];
+            /**
+             * Skipped Count
+             * @default 0
+             */
+            skipped_count?: number;
+        };
+        /** ScheduleList */
+        ScheduleList: {
+            /** Schedules */
+            schedules: components["schemas"]["Schedule"][];
+        };
+        /**
+         * ScheduleRequest
+         * @description `POST /jobs/schedules`: the timing and the job each tick submits (what `POST /jobs/runs` takes).
+         */
+        ScheduleRequest: {
+            timing: components["schemas"]["ScheduleTiming"];
+            job: components["schemas"]["SubmitRequest"];
+        };
+        /**
+         * ScheduleTiming
+         * @description When a schedule fires, and what it does about ticks it could not fire as planned.
+         */
+        ScheduleTiming: {
+            /**
+             * Cron
+             * @description 5 fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'
+             */
+            cron: string;
+            /**
+             * Timezone
+             * @description IANA time zone the cron expression is read in
+             * @default UTC
+             */
+            timezone?: string;
+            /**
+             * Missed
+             * @description ticks missed while no server ran: skip them all, or run once for them
+             * @default skip
+             * @enum {string}
+             */
+            missed?: "skip" | "run-once";
+            /**
+             * Overlap
+             * @description a tick while the previous run still goes: skip it, or queue another run
+             * @default skip
+             * @enum {string}
+             */
+            overlap?: "skip" | "queue";
+            /**
+             * Name
+             * @description default: the job's name or the notebook's file name
+             * @default null
+             */
+            name?: string | null;
+        };
         /** SecretNames */
         SecretNames: {
             /** Names */
@@ -1246,6 +1615,40 @@ export interface components {
             /** Retention Days */
             retention_days: number;
             limits: components["schemas"]["Limits"];
+        };
+        /**
+         * ShownOutput
+         * @description One output file as the user knows it: the executed notebook under its one name, never the run
+         *     directory's internal folders.
+         */
+        ShownOutput: {
+            /**
+             * Name
+             * @description What to call it: the executed notebook's name, else its output path.
+             */
+            name: string;
+            /**
+             * Path
+             * @description Its path in the outputs manifest (download, export).
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /**
+             * Executed Notebook
+             * @default false
+             */
+            executed_notebook?: boolean;
+        };
+        /** SkippedTick */
+        SkippedTick: {
+            /**
+             * At
+             * @description the tick's time (epoch seconds)
+             */
+            at: number;
+            /** Reason */
+            reason: string;
         };
         /** Spark */
         Spark: {
@@ -1286,6 +1689,21 @@ export interface components {
         TtlRequest: {
             /** Ttl Days */
             ttl_days: number | null;
+        };
+        /**
+         * TypedValue
+         * @description A form field's text and the type it is read as: a browser's JSON makes the float `2.0` the number
+         *     `2`, so the Lab sends what was typed (`{"type": "float", "text": "2.0"}`) and the server types it.
+         */
+        TypedValue: {
+            /**
+             * Type
+             * @description literal: a Python literal as a parameters cell writes it (else the text)
+             * @enum {string}
+             */
+            type: "int" | "float" | "bool" | "str" | "literal";
+            /** Text */
+            text: string;
         };
         /** WorkingStorage */
         WorkingStorage: {
@@ -1357,7 +1775,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1488,7 +1906,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +1954,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1599,7 +2017,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1662,7 +2080,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,7 +2155,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1803,7 +2221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1875,7 +2293,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1934,7 +2352,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1993,7 +2411,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2054,7 +2472,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2117,7 +2535,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2176,7 +2594,66 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field has a wrong value or type (see `field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A run id, or a unique prefix of one. */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the Lab's run panel shows: outputs by the names the CLI uses, a failed cell's traceback */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunSummary"];
+                };
+            };
+            /** @description Unreadable request (malformed JSON, checksum mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2235,7 +2712,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2294,7 +2771,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2366,7 +2843,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2386,6 +2863,410 @@ export interface operations {
             };
             /** @description A field has a wrong value or type (see `field`) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List schedules, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the run first made with this key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Save a job to run on a cron (the job is checked as a submit is) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Unreadable request (malformed JSON, checksum mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field has a wrong value or type (see `field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getCronPreview: {
+        parameters: {
+            query?: {
+                /** @description 5 fields: minute hour day-of-month month day-of-week (required). */
+                cron?: string;
+                /** @description IANA time zone (default UTC). */
+                timezone?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A cron expression in words and its next 3 times */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CronPreview"];
+                };
+            };
+            /** @description Unreadable request (malformed JSON, checksum mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postNotebookSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotebookScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Replayed: the run first made with this key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Schedule a notebook under the server's root (as its notebook run builds it) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Unreadable request (malformed JSON, checksum mismatch) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field has a wrong value or type (see `field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (sch-...), or a unique prefix of one. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (sch-...), or a unique prefix of one. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a schedule (the runs it fired stay) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postSchedulePause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (sch-...), or a unique prefix of one. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pause a schedule: no tick fires until it is resumed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postScheduleResume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (sch-...), or a unique prefix of one. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resume a schedule from now (ticks while it was paused are not run) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getScheduleRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A schedule id (sch-...), or a unique prefix of one. */
+                schedule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs a schedule fired, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunList"];
+                };
+            };
+            /** @description Not authenticated or not authorized */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such run, schedule, blob or file */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2435,7 +3316,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2546,7 +3427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2783,7 +3664,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such run, blob or file */
+            /** @description No such run, schedule, blob or file */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2832,9 +3713,13 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const eventLevelAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Event"]["level"]> = ["detail", "update"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["status", "log", "progress", "display", "result"];
 export const gracefulShutdownSignalValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["GracefulShutdown"]["signal"]> = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"];
 export const jobSpecKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobSpec"]["kind"]> = ["command", "notebook", "cell"];
 export const pythonEnvTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PythonEnv"]["type"]> = ["auto", "manual"];
+export const scheduleTimingMissedValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ScheduleTiming"]["missed"]> = ["skip", "run-once"];
+export const scheduleTimingOverlapValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ScheduleTiming"]["overlap"]> = ["skip", "queue"];
 export const statusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Status"]> = ["QUEUED", "PREPARING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "LOST"];
+export const typedValueTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TypedValue"]["type"]> = ["int", "float", "bool", "str", "literal"];
 export const finalStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FinalStatus"]> = ["SUCCEEDED", "FAILED", "CANCELLED", "LOST"];
