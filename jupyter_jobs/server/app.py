@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -50,6 +51,10 @@ class JobsApp(ExtensionApp):
         if not settings.project_dir:
             settings.project_dir = str(self.serverapp.root_dir)
         self.jobs_settings = settings
+        # The service's own warnings (a schedule's tick that could not start, a run dir skipped) go to the
+        # server's log, formatted as its other lines, rather than to Python's last-resort stderr handler.
+        package_log = logging.getLogger("jupyter_jobs")
+        package_log.parent, package_log.propagate = self.log, True
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads,
                                                            thread_name_prefix="jupyter-jobs")
         # Opening the database (and migrating it) can be slow: do it off the event loop; the handlers

@@ -170,6 +170,17 @@ async def test_the_server_loop_fires_a_due_schedule_once_and_logs_its_failure(ap
         jobs_app.log.removeHandler(records)
 
 
+def test_the_services_warnings_reach_the_server_log(jobs_app):
+    """A tick that could not start is logged by `service.firing`: the server's log shows it."""
+    records = Records()
+    jobs_app.log.addHandler(records)
+    try:
+        logging.getLogger("jupyter_jobs.service.firing").warning("schedule %s: not started", "nightly")
+    finally:
+        jobs_app.log.removeHandler(records)
+    assert records.messages == ["schedule nightly: not started"]
+
+
 async def test_remote_client_schedules_a_config_job_with_its_inputs(jp_serverapp, http_server, jp_http_port,
                                                                      jp_base_url, tmp_path):
     from jupyter_jobs.client import EmbeddedClient
