@@ -45,12 +45,10 @@ def make_timing(names: dict[str, str], **values) -> ScheduleTiming:
     """A ScheduleTiming; a refused value is one JobsError naming it as `names` spells the field."""
     from pydantic import ValidationError
 
-    from .service.schemas import ScheduleTiming
+    from .service.schemas import ScheduleTiming, timing_problem
 
     try:
         return ScheduleTiming(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "cron"
-        message = first["msg"].removeprefix("Value error, ")
+        field, message = timing_problem(exc)
         raise JobsError(f"{names.get(field, field)}: {message}") from None

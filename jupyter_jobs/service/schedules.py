@@ -23,7 +23,7 @@ from ..runner.protocol import Status
 from .cron import describe, next_times, ticks_after
 from .db import RunRow, ScheduleRow, sessions
 from .index import resolve_prefix
-from .schemas import CronPreview, Run, Schedule, ScheduleRequest, ScheduleTiming, SkippedTick
+from .schemas import CronPreview, Run, Schedule, ScheduleRequest, ScheduleTiming, SkippedTick, timing_problem
 
 PREFIX = "sch-"
 _LIST = "see `jupyter jobs schedule list`"
@@ -177,9 +177,8 @@ class Schedules:
         try:
             timing = ScheduleTiming(cron=cron, timezone=zone)
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            field = str(first["loc"][0])
-            raise InvalidTiming(f"{field}: {first['msg'].removeprefix('Value error, ')}", field) from None
+            field, message = timing_problem(exc)
+            raise InvalidTiming(f"{field}: {message}", field) from None
         return CronPreview(description=describe(timing.cron),
                            next_times=next_times(timing.cron, timing.timezone, self.clock()))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
 from ..runner.protocol import FINAL_STATUSES, EventType, Status, is_executed_notebook
 from ..spec.bundle import Bundle, BundleInput
@@ -188,6 +188,13 @@ class ScheduleTiming(BaseModel):
         default="skip", description="a tick while the previous run still goes: skip it, or queue another run")
     name: Annotated[str, AfterValidator(no_control_chars)] | None = Field(
         default=None, max_length=200, description="default: the job's name or the notebook's file name")
+
+
+def timing_problem(exc: ValidationError) -> tuple[str, str]:
+    """The field a refused ScheduleTiming names first, and what is wrong with it, as one line."""
+    first = exc.errors(include_url=False)[0]
+    field = str(first["loc"][0]) if first["loc"] else "cron"
+    return field, first["msg"].removeprefix("Value error, ")
 
 
 class ScheduleRequest(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers import JupyterServer, wait_for
+from restarts import kill_restart_and_finish
 
 from jupyter_jobs.executors import ray_relay
 from jupyter_jobs.runner import protocol
@@ -114,15 +115,7 @@ def test_a_server_killed_mid_run_appends_nothing_twice(ray_address, jobs_data_di
             instance_types=["VM.Standard2.1"]))).id
         wait_for(lambda: "before 3" in client.logs(run_id, "stdout"), timeout=180, message="the job's first lines")
 
-        server.kill_hard()
-        server.start()
-        assert client.get(run_id).status == "RUNNING"  # re-attached through Ray's job info
-        go.touch()
-        events = list(client.follow(run_id))
-        text = "".join(e.get("text", "") for e in events if e["type"] == "log" and e["stream"] == "stdout")
-        assert text == "before 1\nbefore 2\nbefore 3\nafter\n"
-        assert [e["status"] for e in events if e["type"] == "status"] == ["PREPARING", "RUNNING"]
-        assert [e["type"] for e in events].count("result") == 1 and events[-1]["status"] == "SUCCEEDED"
+        assert kill_restart_and_finish(server, run_id, go) == "before 1\nbefore 2\nbefore 3\nafter\n"
 
     relayed = relayed_events(ray_address, run_id)
     offsets = [offset for offset, _ in relayed]

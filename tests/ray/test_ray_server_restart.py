@@ -4,6 +4,7 @@ finishes, and nothing is appended twice (the runner on the Ray node writes the r
 from __future__ import annotations
 
 from helpers import JupyterServer, wait_for
+from restarts import kill_restart_and_finish
 
 from jupyter_jobs.service.schemas import SubmitRequest
 from jupyter_jobs.spec.models import JobSpec
@@ -20,14 +21,5 @@ def test_server_kill_and_restart_while_a_ray_job_runs(ray_address, tmp_path, job
         wait_for(lambda: client.get(run_id).status == "RUNNING", timeout=180, message="the Ray job running")
         assert client.get(run_id).executor == "ray"
 
-        server.kill_hard()
-        server.start()
-        assert client.get(run_id).status == "RUNNING"  # re-attached through Ray's job info
-        go.touch()
-        events = list(client.follow(run_id))
-        text = "".join(e.get("text", "") for e in events if e["type"] == "log" and e["stream"] == "stdout")
-        assert text == "before\nafter\n"
-        assert [e["type"] for e in events].count("result") == 1 and events[-1]["status"] == "SUCCEEDED"
-        statuses = [e["status"] for e in events if e["type"] == "status"]
-        assert statuses == ["PREPARING", "RUNNING"]  # nothing appended twice
+        assert kill_restart_and_finish(server, run_id, go) == "before\nafter\n"
         assert [r.id for r in client.list()] == [run_id]
