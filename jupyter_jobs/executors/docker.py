@@ -375,7 +375,9 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
                 return self.client.containers.get(cid)
             except docker.errors.NotFound:
                 return None
-        found = self.client.containers.list(all=True, filters={"label": f"{LABEL}={Path(run_dir).name}"})
+        # ignore_removed: a container the engine removes (auto_remove) between listing and inspecting is gone.
+        found = self.client.containers.list(all=True, ignore_removed=True,
+                                            filters={"label": f"{LABEL}={Path(run_dir).name}"})
         return found[0] if found else None
 
     def _sweep(self) -> None:
@@ -385,7 +387,8 @@ class DockerExecutor(LoggingConfigurable, Executor, metaclass=ExecutorMeta):
         import docker
 
         try:
-            ended = self.client.containers.list(all=True, filters={"label": LABEL, "status": "exited"})
+            ended = self.client.containers.list(all=True, ignore_removed=True,
+                                                filters={"label": LABEL, "status": "exited"})
         except docker.errors.DockerException:
             return
         for container in ended:

@@ -70,7 +70,7 @@ def make_service(jobs_data_dir, test_image, docker_client):
 
     yield make
     # Nothing of a test may outlive it: its containers are gone (removed when their runs ended).
-    for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
+    for container in docker_client.containers.list(all=True, ignore_removed=True, filters={"label": LABEL}):
         if str(jobs_data_dir) in container.labels.get("jupyter-jobs.run-dir", ""):
             try:
                 container.remove(force=True)

@@ -38,4 +38,4 @@ def wait_output(service: JobsService, run_id: str, text: str, stream: str = "std
 
 
 def containers_of(docker_client, run_id: str) -> list:
-    return docker_client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
+    return docker_client.containers.list(all=True, ignore_removed=True, filters={"label": f"{LABEL}={run_id}"})
