@@ -128,4 +128,4 @@ def test_a_first_environment_build_is_one_status_line_and_a_summary(kernel, clie
     # uv's own lines (per package, "Activate with") are in the system log's detail, not in the cell
     assert not any("Activate with" in s or " + six" in s or "Resolved" in s for s in states), states
     system = client.logs(client.list(limit=1)[0].id, "system")
-    assert "Activate with" in system and " + six==1.16.0" in system
+    assert "Resolved " in system and " + six==1.16.0" in system
