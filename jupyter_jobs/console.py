@@ -8,7 +8,7 @@ import sys
 
 from .runner.protocol import LOG_DETAIL, LOG_UPDATE, STREAMS, EventType
 from .service.schemas import Run, Schedule
-from .spec.units import format_duration
+from .spec.units import format_duration, plural
 
 
 def info(message: str) -> None:
@@ -110,8 +110,19 @@ def schedule_created(schedule: Schedule, note: str | None) -> list[str]:
             f"{fire_time(schedule.next_fire_at, schedule.timezone)}"] + ([f"note: {note}"] if note else [])
 
 
+def schedule_changed(action: str, schedule: Schedule, resume_with: str = "", fired: int = 0) -> str:
+    """What pausing, resuming and deleting a schedule say (the CLI and `%job schedules ACTION ID`);
+    `resume_with`: the command that resumes it, `fired`: the runs a deleted schedule fired (they stay)."""
+    s = schedule
+    if action == "pause":
+        return f"schedule {s.id} paused; `{resume_with} {s.id}` fires it again"
+    if action == "resume":
+        return f"schedule {s.id} resumed; next: {fire_time(s.next_fire_at, s.timezone)}"
+    return f"schedule {s.id} deleted" + (f"; the {plural(fired, 'run')} it fired stay" if fired else "")
+
+
 def schedule_details(schedule: Schedule, runs: list[Run]) -> str:
-    """What `schedule get` and `%job schedule get` show: the schedule, its next times, the ticks it skipped
+    """What `schedule get` and `%job schedules ID` show: the schedule, its next times, the ticks it skipped
     and its recent runs."""
     s = schedule
     fields = [

@@ -104,7 +104,9 @@ def _job_parser() -> MagicArgumentParser:
     p = sub.add_parser("schedule", help="run a notebook as a job on a cron schedule")
     _notebook_arguments(p)
     schedule_timing.add_arguments(p)
-    sub.add_parser("schedules", help="the schedules, with their next fire time and last status")
+    p = sub.add_parser("schedules", help="the schedules, with their next fire time and last status; "
+                       "`%job schedules ID`: one, with its runs; `%job schedules pause|resume|delete ID`")
+    p.add_argument("words", nargs="*", metavar="[pause|resume|delete] ID")
     return parser
 
 
@@ -121,6 +123,9 @@ def _notebook_arguments(p) -> None:
     p.add_argument("--env", action="append", nargs="+")
     p.add_argument("--executor")
     p.add_argument("--timeout", type=float)
+
+
+_SCHEDULE_ACTIONS = ("pause", "resume", "delete")
 
 
 class _Html:
@@ -153,7 +158,7 @@ class JobMagics(Magics):
         """%%job [-i TYPE] [--in a,b] [--out x,y] [--inputs F] [--outputs F] [--no-wait] ...: run the cell
         as a job, its output streamed here; with --cron EXPR [--tz ZONE], schedule it (its variables as they
         are now) instead. %job list|status|logs|attach|result|cancel ID, %job run NB, %job schedule NB --cron
-        EXPR, %job schedules."""
+        EXPR, %job schedules [ID], %job schedules pause|resume|delete ID."""
         try:
             if cell is None:
                 return self._line(line)
@@ -171,7 +176,7 @@ class JobMagics(Magics):
 
         args = _cell_arguments.parser.parse_args(_argv(line))
         timing = schedule_timing.from_args(args, args.name) if args.cron is not None else None
-        if timing is None and (args.timezone, args.missed, args.overlap) != ("UTC", "skip", "skip"):
+        if timing is None and any(flag is not None for flag in (args.timezone, args.missed, args.overlap)):
             raise UsageError("--tz, --missed and --overlap are for a scheduled cell: add --cron EXPR")
         source = self._cell_label()
         options = Options(name=args.name or source, desc=args.desc, instance=args.instance, inputs=_split(args.inputs),
@@ -343,6 +348,8 @@ class JobMagics(Magics):
     def _cmd_schedules(self, args):
         from . import console
 
+        if args.words:
+            return self._schedule_action(args.words)
         schedules = self.client.schedules()
         rows = "".join(
             f"<tr><td><code>{s.id}</code></td><td>{html.escape(s.name)}</td><td><code>{html.escape(s.cron)}</code> "
@@ -352,6 +359,25 @@ class JobMagics(Magics):
         head = "".join(f"<th>{h}</th>" for h in ("id", "name", "cron", "next", "last"))
         return _Html(f"<table><tr>{head}</tr>{rows}</table>",
                      console.schedules_table(schedules) if schedules else "no schedules")
+
+    def _schedule_action(self, words: list[str]):
+        """`%job schedules ID` shows one; `pause|resume|delete ID` changes it."""
+        from . import console
+
+        action, ids = (words[0], words[1:]) if words[0] in _SCHEDULE_ACTIONS else ("show", words)
+        if len(ids) != 1:
+            raise UsageError("%job schedules takes one schedule id: %job schedules [pause|resume|delete] ID")
+        client = self.client
+        found = client.schedule(client.resolve_schedule_id(ids[0]))
+        if action == "show":
+            text = console.schedule_details(found, client.schedule_runs(found.id))
+            return _Html(f"<pre>{html.escape(text)}</pre>", text)
+        if action == "delete":
+            client.delete_schedule(found.id)
+        else:
+            found = getattr(client, f"{action}_schedule")(found.id)
+        print(console.schedule_changed(action, found, resume_with="%job schedules resume", fired=found.run_count))
+        return None
 
     def _follow_notebook(self, run):
         """Follow a notebook run; the executed notebook comes back also when a cell failed."""

@@ -20,17 +20,18 @@ FLAGS = {"cron": "--cron", "timezone": "--tz", "missed": "--missed", "overlap": 
 
 
 def add_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """`--cron`, `--tz`, `--missed`, `--overlap` (each with its help line)."""
+    """`--cron`, `--tz`, `--missed`, `--overlap` (each with its help line). Unset, they are None and the
+    timing takes ScheduleTiming's defaults, so a front door can tell a flag given from one left out."""
     parser.add_argument("--cron", required=required, metavar="EXPR",
                         help="when it runs: a 5-field cron expression (minute hour day-of-month month "
                              "day-of-week), e.g. \"0 3 * * *\" for 03:00 every day")
-    parser.add_argument("--tz", "--timezone", dest="timezone", default="UTC", metavar="ZONE",
+    parser.add_argument("--tz", "--timezone", dest="timezone", metavar="ZONE",
                         help="the IANA time zone the cron expression is read in, e.g. Europe/Moscow "
                              "(default: UTC)")
-    parser.add_argument("--missed", choices=("skip", "run-once"), default="skip",
+    parser.add_argument("--missed", choices=("skip", "run-once"),
                         help="ticks missed while no Jupyter server ran: skip them (default), or run once "
                              "for them when a server starts")
-    parser.add_argument("--overlap", choices=("skip", "queue"), default="skip",
+    parser.add_argument("--overlap", choices=("skip", "queue"),
                         help="a tick while the previous run is still going: skip it (default), or queue "
                              "another run")
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import JobsError
-from .common import _client, _plural
+from ..spec.units import plural
+from .common import _client
 
 
 def cmd_secrets(args) -> int:
@@ -72,10 +73,10 @@ def cmd_envs(args) -> int:
         raise JobsError(f"--max-size: {exc}") from None
     removed = cache.prune(limit)
     kept = format_size(sum(e.size_bytes for e in cache.list()))
-    console.info(f"evicted {_plural(len(removed), 'environment')}; {kept} kept")
+    console.info(f"evicted {plural(len(removed), 'environment')}; {kept} kept")
     for volume, image in docker.env_volumes() if docker else []:
         out = docker.env_cache(volume, image, "prune", "--max-bytes", str(limit))
-        console.info(f"Docker volume {volume}: evicted {_plural(out.count('removed '), 'environment')}")
+        console.info(f"Docker volume {volume}: evicted {plural(out.count('removed '), 'environment')}")
     return 0
 
 

@@ -71,7 +71,3 @@ def _show(items: list, fmt: str, table, empty, as_json=lambda item: item.model_d
     else:
         console.info(empty())
     return 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..errors import JobsError
 from ..runner import protocol
-from .common import _client, _plural, _show, _step
+from ..spec.units import plural
+from .common import _client, _show, _step
 from .submitting import _download
 
 
@@ -74,7 +75,7 @@ def cmd_download_files(args) -> int:
     if args.with_logs:
         _step("downloading the job's logs")
         files = client.download_logs(run.id, out)
-        console.info(f"downloaded {_plural(len(files), 'log file')} to {out / 'logs'}")
+        console.info(f"downloaded {plural(len(files), 'log file')} to {out / 'logs'}")
     return 0
 
 
@@ -110,6 +111,6 @@ def cmd_cleanup(args) -> int:
     from ..spec.units import format_size
 
     freed = _client().cleanup()
-    console.info(f"deleted the data of {_plural(freed['runs'], 'expired run')}; "
+    console.info(f"deleted the data of {plural(freed['runs'], 'expired run')}; "
                  f"freed {format_size(freed['blob_bytes'])} of stored inputs")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import JobsError
-from .common import _client, _plural, _show
+from .common import _client, _show
 from .submitting import prepare_notebook_job, send_config
 
 #: A notebook job's flags (parser._add_notebook_job) that a config's job takes from its config instead.
@@ -72,7 +72,7 @@ def _pause(args) -> int:
 
     client = _client()
     paused = client.pause_schedule(client.resolve_schedule_id(args.id))
-    console.info(f"schedule {paused.id} paused; `jupyter jobs schedule resume {paused.id}` fires it again")
+    console.info(console.schedule_changed("pause", paused, resume_with="jupyter jobs schedule resume"))
     return 0
 
 
@@ -81,7 +81,7 @@ def _resume(args) -> int:
 
     client = _client()
     resumed = client.resume_schedule(client.resolve_schedule_id(args.id))
-    console.info(f"schedule {resumed.id} resumed; next: {console.fire_time(resumed.next_fire_at, resumed.timezone)}")
+    console.info(console.schedule_changed("resume", resumed))
     return 0
 
 
@@ -89,10 +89,9 @@ def _delete(args) -> int:
     from .. import console
 
     client = _client()
-    schedule_id = client.resolve_schedule_id(args.id)
-    fired = client.schedule(schedule_id).run_count
-    client.delete_schedule(schedule_id)
-    console.info(f"schedule {schedule_id} deleted" + (f"; the {_plural(fired, 'run')} it fired stay" if fired else ""))
+    found = client.schedule(client.resolve_schedule_id(args.id))
+    client.delete_schedule(found.id)
+    console.info(console.schedule_changed("delete", found, fired=found.run_count))
     return 0
 
 

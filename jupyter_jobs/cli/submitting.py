@@ -10,7 +10,8 @@ from pathlib import Path
 from ..errors import ConfigError, JobsError
 from ..runner import protocol
 from ..runner.protocol import Status
-from .common import EXIT_DETACHED, _client, _pairs, _plural, _step
+from ..spec.units import plural
+from .common import EXIT_DETACHED, _client, _pairs, _step
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -38,10 +39,10 @@ def send_config(config: str, send):
 
     def uploaded(report) -> None:
         if report.new_files:
-            console.info(f"uploaded {_plural(report.new_files, 'file')} ({format_size(report.new_bytes)})"
+            console.info(f"uploaded {plural(report.new_files, 'file')} ({format_size(report.new_bytes)})"
                          + (f", {report.stored_files} already stored" if report.stored_files else ""))
         elif captured.sources:
-            console.info(f"nothing to upload: all {_plural(report.stored_files, 'input file')} already stored")
+            console.info(f"nothing to upload: all {plural(report.stored_files, 'input file')} already stored")
         _step("submitting the job")
 
     try:
@@ -60,8 +61,8 @@ def _say_python(lock) -> None:
     from .. import console
 
     pins = ", ".join(lock.requirements[:6]) + (", ..." if len(lock.requirements) > 6 else "")
-    console.info(f"python {lock.python}: {_plural(len(lock.requirements), 'requirement')} ({pins or 'none'}), "
-                 f"{_plural(len(lock.local_files) + len(lock.extra_files), 'local file')}")
+    console.info(f"python {lock.python}: {plural(len(lock.requirements), 'requirement')} ({pins or 'none'}), "
+                 f"{plural(len(lock.local_files) + len(lock.extra_files), 'local file')}")
     if lock.optional_missing:
         console.info(f"optional imports not installed here, left out: {', '.join(lock.optional_missing)}")
     for module, where in lock.unresolved.items():
@@ -232,12 +233,12 @@ def _download(client, run, output_dir: Path | None = None, beside: bool = False,
             console.info(f"executed notebook: {dest}")
     report = client.download_outputs(others, output_dir)
     if report.files:
-        console.info(f"downloaded {_plural(len(report.files), 'output file')} ({format_size(report.bytes)})"
+        console.info(f"downloaded {plural(len(report.files), 'output file')} ({format_size(report.bytes)})"
                      + (f" to {output_dir}" if output_dir else ""))
     for name in report.missing + ([notebook.name] if notebook is not None and notebook.missing else []):
         console.info(f"warning: output {name} was not produced by the job")
     for message in report.refused:
         console.info(f"warning: {message}")
     if report.skipped:
-        console.info(f"skipped {_plural(len(report.skipped), 'output file')} over the download limit: "
+        console.info(f"skipped {plural(len(report.skipped), 'output file')} over the download limit: "
                      f"{', '.join(report.skipped[:5])}; use `jupyter jobs download-files {run.id}`")

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..procs import is_gone
 from ..runner import protocol
 from ..runner.protocol import Status
-from ..spec.models import JobSpec
+from ..spec.models import stored_spec
 from .db import RunRow
 from .index import RunIndex, is_settled
 from .outputs import output_manifest
@@ -64,7 +64,6 @@ class Reconciler:
             # a claimer on this host is judged by its pid, one elsewhere by its lease (`next_transition`)
             claimer_gone=bool(claim) and is_gone(claim), claimer_elsewhere=elsewhere,
             # the host's own walk of outputs/, never a manifest the job could have written
-            outputs=[e.model_dump(mode="json") for e in output_manifest(Path(row.run_dir),
-                                                                      JobSpec.model_validate(row.spec))]
+            outputs=[e.model_dump(mode="json") for e in output_manifest(Path(row.run_dir), stored_spec(row.spec))]
             if result is not None else [],
             runner_trace=bool(claim) and (Path(row.run_dir) / protocol.PID).exists())

@@ -11,7 +11,16 @@ import re
 import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 #: Variable names: 1-50 letters, digits, `-` and `_` (the reference's intended set).
 VAR_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
@@ -208,3 +217,14 @@ class JobSpec(_Model):
         if self.attach_project_disk:
             found["DS_PROJECT_HOME"] = "flags"
         return found
+
+
+def stored_spec(data: dict) -> JobSpec:
+    """A spec as the index stored it, for reading what it declared (its outputs). One stored before a
+    stricter rule came is read without the fields the current rules refuse, so its run can still end
+    and bring its outputs back (a fork or a retry of it is checked in full)."""
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        refused = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        return JobSpec.model_validate({key: value for key, value in data.items() if key not in refused})

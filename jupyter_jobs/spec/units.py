@@ -1,4 +1,5 @@
-"""Durations (`1h2m3s`) and sizes (`150Gb`) as written in configs, CLI flags and magic options."""
+"""Durations (`1h2m3s`) and sizes (`150Gb`) as written in configs, CLI flags and magic options; counts as
+written in messages (`1 file`, `2 files`)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,8 @@ def format_size(num: float) -> str:
             return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
         num /= 1024
     return f"{num:.1f} TiB"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 output file`, `2 output files`: what every message that counts says."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")

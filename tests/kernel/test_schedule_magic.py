@@ -6,6 +6,7 @@ at a chosen `now`, as a server's loop does.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 
@@ -70,3 +71,33 @@ def test_a_scheduled_cell_runs_with_its_variables_as_they_were(kernel, client):
     assert bad.status == "error" and bad.content["ename"] == "UsageError"
     assert "No closing quotation" in bad.content["evalue"]
     assert len(client.schedules()) == 1 and len(client.list()) == 1  # neither saved nor run
+
+
+def test_job_schedules_shows_pauses_resumes_and_deletes_one(kernel, client):
+    parameters_notebook(kernel.cwd / "daily.ipynb", "alpha = 1", "print('alpha', alpha)")
+    kernel.ok('%job schedule daily.ipynb --cron "0 6 * * *"')
+    [schedule] = client.schedules()
+    short = schedule.id[:8]
+
+    shown = result_text(kernel.ok(f"%job schedules {short}"))
+    assert schedule.id in shown and "0 6 * * * (UTC): At 06:00 AM" in shown and re.search(r"^paused: +no$", shown, re.M)
+
+    assert f"schedule {schedule.id} paused; `%job schedules resume {schedule.id}` fires it again" in \
+        kernel.ok(f"%job schedules pause {short}").text()
+    assert client.schedule(schedule.id).paused
+    assert f"schedule {schedule.id} resumed; next: " in kernel.ok(f"%job schedules resume {short}").text()
+    assert not client.schedule(schedule.id).paused
+
+    for line in ("%job schedules pause", f"%job schedules {short} {short}"):
+        bad = kernel.execute(line)
+        assert bad.status == "error" and "%job schedules takes one schedule id" in bad.content["evalue"], bad.content
+    unknown = kernel.execute("%job schedules pause sch-ffff")
+    assert unknown.status == "error" and "sch-ffff" in unknown.content["evalue"], unknown.content
+
+    # a timing flag without --cron is refused, also when it names the default
+    for flag in ("--tz UTC", "--missed skip", "--overlap queue"):
+        refused = kernel.execute(f"%%job {flag}\nprint('not run')")
+        assert refused.status == "error" and "are for a scheduled cell: add --cron EXPR" in refused.content["evalue"]
+
+    assert kernel.ok(f"%job schedules delete {short}").text() == f"schedule {schedule.id} deleted\n"
+    assert client.schedules() == [] and result_text(kernel.ok("%job schedules")) == "no schedules"

@@ -5,6 +5,7 @@ its own files. The config reader reports the same mistakes with key and line."""
 from __future__ import annotations
 
 import pytest
+from helpers import wait_finished
 from pydantic import ValidationError
 
 from jupyter_jobs.errors import ConfigError
@@ -162,5 +163,7 @@ def test_a_run_stored_before_a_stricter_rule_is_still_listed(tmp_path):
             session.commit()
         assert [r.id for r in service.list()] == [run.id]
         assert service.get(run.id).id == run.id
+        # it still ends, and its outputs are still found (it is settled once its result is there)
+        assert wait_finished(service, run.id).status == "SUCCEEDED"
     finally:
         service.close()

@@ -286,3 +286,31 @@ def test_unknown_and_ambiguous_schedule_ids(jobs_data_dir):
     shared = next(i[:5] for i in ids if sum(j.startswith(i[:5]) for j in ids) > 1)  # 20 ids, 16 hex digits
     with pytest.raises(NotFound, match="matches several schedules"):
         service.get_schedule(shared)
+
+
+def test_listing_schedules_reads_their_last_runs_in_one_query(jobs_data_dir):
+    """The Lab polls the list while the view is shown: its queries do not grow with the schedules."""
+    from sqlalchemy import event
+
+    service = make_service(jobs_data_dir)
+    statements: list[str] = []
+    event.listen(service.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+
+    def queries_of_a_listing(expected: int) -> int:
+        statements.clear()
+        listed = service.list_schedules()
+        assert len(listed) == expected and all(s.last_status == "SUCCEEDED" for s in listed)
+        return len(statements)
+
+    def add_fired_schedules(count: int, day: int) -> None:
+        for _ in range(count):
+            service.create_schedule(request("0 3 * * *"))
+        for run_id in service.fire_due(berlin(day, 3, 0, 5)):
+            service.dispatch()
+            assert wait_finished(service, run_id).status == "SUCCEEDED"
+
+    add_fired_schedules(1, 2)
+    one = queries_of_a_listing(1)
+    set_clock(service, berlin(2, 4))
+    add_fired_schedules(5, 3)
+    assert queries_of_a_listing(6) == one
