@@ -8,6 +8,8 @@ database; that cold run is reported separately):
 * `bash -c true` and `python -c pass` (the floor: starting a shell and an interpreter),
 * `jupyter-jobs execute -c cfg` for a job whose cmd is `true`, through the real interpreter's script
   (next to sys.executable) and through the `jupyter jobs` launcher (on PATH; pyenv shims add to it),
+* the same execute handed to the warm CLI process, what a terminal gets by default (cli/warm.py;
+  this script has no terminal, so it sets JUPYTER_JOBS_WARM=1); the goal is on this row,
 * the same execute against a running Jupyter server with the extension (what a Lab terminal does:
   the CLI is then a thin HTTP client and imports no SQLAlchemy),
 * where the CLI's time goes: `python -X importtime` of `list` and `execute`, summed per top package, and,
@@ -52,6 +54,7 @@ def fresh_env(root: Path) -> dict:
     env = dict(os.environ, JUPYTER_JOBS_DATA_DIR=str(data), JUPYTER_CONFIG_DIR=str(data / "config"),
                JUPYTER_CONFIG_PATH=str(data / "config"), PYTHONPYCACHEPREFIX=str(root / "pycache"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["JUPYTER_JOBS_WARM"] = "0"
     return env
 
 
@@ -65,7 +68,7 @@ def measure(name: str, argv: list[str], repeat: int, env: dict, work: Path) -> d
 
 def importtime(env: dict, work: Path, args: list[str]) -> dict[str, float]:
     """Import time of `jupyter-jobs ARGS`, per top-level package, in seconds."""
-    code = "import sys; from jupyter_jobs.cli import main; main(sys.argv[1:])"
+    code = "import sys; from jupyter_jobs.cli.commands import main; main(sys.argv[1:])"
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], env=env, cwd=work,
                           capture_output=True, text=True)
     totals: dict[str, float] = defaultdict(float)
@@ -128,6 +131,26 @@ def measure_server(repeat: int, root: Path, work: Path) -> dict:
         proc.wait(timeout=30)
 
 
+def measure_warm(repeat: int, root: Path, work: Path) -> dict:
+    """Execute handed to the warm process: "cold" is the call that starts it (and runs as always)."""
+    runtime = Path(tempfile.mkdtemp(prefix="jw-"))
+    env = dict(fresh_env(root), JUPYTER_JOBS_WARM="1", XDG_RUNTIME_DIR=str(runtime))
+    argv = [str(HERE_SCRIPT), "execute", "-c", "config.yaml"]
+    cold = timed(argv, env, work)
+    deadline = time.monotonic() + 60
+    while not list(runtime.glob("jupyter-jobs-*/warm-*.sock")):
+        if time.monotonic() > deadline:
+            raise SystemExit("the warm process did not start (see its .log beside the socket)")
+        time.sleep(0.1)
+    try:
+        warm = [timed(argv, env, work) for _ in range(repeat)]
+        return {"name": "execute (warm, terminal)", "cold": cold, "median": statistics.median(warm), "min": min(warm),
+                "max": max(warm), "env": env, "phases": phases(env, work)}
+    finally:
+        for lock in runtime.glob("jupyter-jobs-*/warm-*.lock"):
+            os.kill(int(lock.read_text()), 15)
+
+
 def find_launchers() -> list[tuple[str, list[str]]]:
     """`jupyter jobs` next to this interpreter, and the pyenv shims users call from a shell (the shim
     runs `pyenv exec`, a bash script, before Python starts)."""
@@ -164,6 +187,7 @@ def main() -> int:
         commands.append((label, [*argv, "execute", "-c", "config.yaml"]))
     try:
         results = [measure(name, argv, args.repeat, fresh_env(root), work) for name, argv in commands]
+        results.append(measure_warm(args.repeat, root, work))
         results.append(measure_server(args.repeat, root, work))
         by_name = {r["name"]: r for r in results}
         print(f"python: {sys.executable}\nrepeat: {args.repeat} (median; cold = first run in a fresh data dir)")
@@ -176,8 +200,11 @@ def main() -> int:
         bash, python = by_name["bash -c true"]["median"], by_name["python -c pass"]["median"]
         execute = by_name["jupyter-jobs execute"]["median"]
         server = by_name["execute via server"]["median"]
-        print(f"\nexecute - bash -c true: {execute - bash:.2f} s (goal < {GOAL:.2f} s; execute {execute:.3f} s, "
-              f"bash -c true {bash:.3f} s, both medians of this run)")
+        warm = by_name["execute (warm, terminal)"]["median"]
+        print(f"\nexecute (warm, terminal) - bash -c true: {warm - bash:.2f} s (goal < {GOAL:.2f} s; warm execute "
+              f"{warm:.3f} s, bash -c true {bash:.3f} s, both medians of this run)")
+        print(f"execute (no terminal, no warm process) - bash: {execute - bash:.2f} s; warm / plain: "
+              f"{warm / execute:.2f}x")
         print(f"execute via server - bash: {server - bash:.2f} s (goal < {GOAL:.2f} s)")
         print(f"execute / bash: {execute / bash:.1f}x   execute / python: {execute / python:.1f}x   "
               f"list / python: {by_name['jupyter-jobs list']['median'] / python:.1f}x")
@@ -197,9 +224,12 @@ def main() -> int:
                             reverse=True)[:5]
             print("  others: " + ", ".join(f"{k} {v:.3f}" for v, k in others))
 
-        print("\none warm execute, from the run's events.jsonl:")
-        for name, seconds in phases(env, work).items():
-            print(f"  {name:36} {seconds:6.3f} s")
+        warm_phases = by_name["execute (warm, terminal)"]["phases"]
+        for label, timings in (("one execute", phases(env, work)),
+                               ("one execute handed to the warm process", warm_phases)):
+            print(f"\n{label}, from the run's events.jsonl:")
+            for name, seconds in timings.items():
+                print(f"  {name:36} {seconds:6.3f} s")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

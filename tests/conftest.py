@@ -16,5 +16,7 @@ def jobs_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(path / "runtime"))
     monkeypatch.delenv("JUPYTER_JOBS_URL", raising=False)
     monkeypatch.delenv("JUPYTER_JOBS_TOKEN", raising=False)
+    # CLI calls run in their own process, also from a terminal (tests/integration/test_cli_warm.py turns it on).
+    monkeypatch.setenv("JUPYTER_JOBS_WARM", "0")
     return path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from ..runner import protocol
 
@@ -27,7 +28,9 @@ def _take_id(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         parser.error(f"{args.command}: the run's id is required (`jupyter jobs {args.command} ID`)")
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """Built once per process (parsing does not change it): the warm process builds it before it forks."""
     from ..notebook import parameters
 
     parser = argparse.ArgumentParser(prog="jupyter jobs", description="Run notebooks, cells and scripts as jobs: "

@@ -68,7 +68,7 @@ class Reads:
                            "exit_code": row.exit_code, "error": row.error}
                 return
             time.sleep(delay)
-            delay = min(delay * 2, poll)
+            delay = min(delay * 1.5, poll)
 
     def logs(self, run_id: str, stream: str) -> str:
         return "".join(RunDir(self.index.row(run_id).run_dir).log_chunks(stream))

@@ -523,7 +523,7 @@ def test_through_the_jupyter_launcher(tmp_path):
 # -- many jobs --------------------------------------------------------------------------------------------
 SUBMITTER = """
 import os, sys
-from jupyter_jobs.cli import main
+from jupyter_jobs.cli.commands import main
 for i in range(int(sys.argv[1]), int(sys.argv[2])):
     os.environ["N"] = str(i)
     if main(["execute", "-c", "config.yaml", "--async"]) != 0:

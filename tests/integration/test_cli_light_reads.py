@@ -17,7 +17,7 @@ HEAVY = ["jupyter_jobs.service.service", "jupyter_jobs.service.admission", "jupy
 
 PROBE = """
 import json, sys
-from jupyter_jobs.cli import main
+from jupyter_jobs.cli.commands import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
 print("\\nIMPORTED " + json.dumps(sorted(m for m in {heavy} if m in sys.modules)))

@@ -88,7 +88,7 @@ def test_run_matches_papermill(name, tmp_path, shared_env_dir):
 def test_parameter_flags_are_typed_as_papermill_types_them(tmp_path):
     """The same flags, parsed by papermill's CLI (its parameters end up in the notebook's metadata:
     `--prepare-only`, no kernel) and by ours, give the same values and types."""
-    from jupyter_jobs.cli import build_parser
+    from jupyter_jobs.cli.commands import build_parser
     from jupyter_jobs.notebook.parameters import from_args
 
     (tmp_path / "p.yaml").write_text("x: 1\nwhen: 2024-01-02\ny: text\n")

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from jupyter_jobs.cli import build_parser, main
+from jupyter_jobs.cli.commands import build_parser, main
 
 
 def _parsers(parser: argparse.ArgumentParser, path: str = "jupyter jobs"):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jupyter_jobs import console, schedule_timing
-from jupyter_jobs.cli import build_parser, main
+from jupyter_jobs.cli.commands import build_parser, main
 from jupyter_jobs.errors import JobsError
 
 
