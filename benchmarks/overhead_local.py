@@ -138,7 +138,7 @@ def measure_warm(repeat: int, root: Path, work: Path) -> dict:
     argv = [str(HERE_SCRIPT), "execute", "-c", "config.yaml"]
     cold = timed(argv, env, work)
     deadline = time.monotonic() + 60
-    while not list(runtime.glob("jupyter-jobs-*/warm-*.sock")):
+    while not list(runtime.glob("jupyter-jobs-*/warm-????????.sock")):
         if time.monotonic() > deadline:
             raise SystemExit("the warm process did not start (see its .log beside the socket)")
         time.sleep(0.1)

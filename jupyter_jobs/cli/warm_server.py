@@ -51,11 +51,11 @@ def serve(idle: float) -> None:
 
     build_parser()
     code = _fingerprint()
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
+    fresh = path.with_name(f"{path.stem}.{os.getpid()}.sock")
+    listener.bind(str(fresh))
     listener.listen(16)
+    os.replace(fresh, path)  # a caller finds the socket only once it accepts
     listener.settimeout(1.0)
     children: set[int] = set()
     last = time.monotonic()

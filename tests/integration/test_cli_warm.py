@@ -45,7 +45,7 @@ def jobs(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
 def warm_socket(runtime: Path) -> Path:
     """The socket once the warm process listens (the first call started it)."""
     found: list[Path] = []
-    wait_for(lambda: found.extend(runtime.glob("jupyter-jobs-*/warm-*.sock")) or found, timeout=60,
+    wait_for(lambda: found.extend(runtime.glob("jupyter-jobs-*/warm-????????.sock")) or found, timeout=60,
              message="the warm process's socket")
     return found[0]
 
