@@ -14,6 +14,9 @@ and CI never leave a process behind; `JUPYTER_JOBS_WARM=1` turns it on anywhere,
 process exits after `JUPYTER_JOBS_WARM_IDLE` seconds without calls (600), and at the first call after
 the installed code changed (that call then runs as always).
 
+Differences from a plain run: the child keeps the warm process's resource limits and cgroup, and
+Ctrl-Z stops only the caller (the child is in the warm process's session).
+
 Safety: the socket is in a folder only its user can enter, and the process serves only callers of
 its own user (SO_PEERCRED). A call that was handed over never runs a second time in the caller.
 
