@@ -57,11 +57,10 @@ def serve(idle: float) -> None:
     listener.listen(16)
     os.replace(fresh, path)  # a caller finds the socket only once it accepts
     listener.settimeout(1.0)
-    children: set[int] = set()
     last = time.monotonic()
     try:
         while time.monotonic() - last < idle:
-            _reap(children)
+            _reap()
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
@@ -75,12 +74,10 @@ def serve(idle: float) -> None:
                     if request is not None:
                         return  # the installed code changed: this call runs cold, the next starts afresh
                     continue
-                pid = os.fork()
-                if pid == 0:
+                if os.fork() == 0:
                     listener.close()
                     lock.close()
                     _become(conn, request, fds)
-                children.add(pid)
                 for fd in fds:
                     os.close(fd)
     finally:  # the socket is removed while the lock is held: never a successor's socket
@@ -111,12 +108,11 @@ def _receive(conn: socket.socket) -> tuple[dict | None, list[int]]:
         return None, []
 
 
-def _reap(children: set[int]) -> None:
-    for pid in list(children):
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                continue
-        children.discard(pid)
+def _reap() -> None:
+    """Collect the children that ended (each call's), so none stays a zombie."""
+    with contextlib.suppress(ChildProcessError):  # no children left
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
 
 
 def _fingerprint() -> list[int]:
