@@ -113,6 +113,15 @@ class Executor(ABC):
         """Added to a failed environment build's message (e.g. why the index may be unreachable)."""
         return None
 
+    def expect_launch(self) -> None:
+        """A submit to this executor has begun: get ready for its start (the local executor starts
+        its runner's interpreter now). Nothing may depend on it: the run can still be refused or queued."""
+        return None
+
+    def close(self) -> None:
+        """Release what this process holds for later starts; runs already started keep going."""
+        return None
+
     def prepare(self, run_dir: Path, launch: Launch) -> None:
         """Slow work before any runner can exist (an image pull). A start cut short here (the process
         starting it killed) is queued again; one cut short in `start` is LOST, never started twice."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from functools import cached_property
 from pathlib import Path
@@ -14,13 +14,7 @@ from pathlib import Path
 from ..instances import InstanceType
 from ..procs import is_alive, start_time
 from .base import Executor, Launch, Liveness, gpu_shortage, oversize_note
-
-#: The runner imports only the standard library and this package, so it starts without `site` (`-S`;
-#: .pth files and site-packages cost about 50 ms of every run's start), importing this package from the
-#: folder it was loaded from. Its argv: the folder, then the runner's own (`python -m jupyter_jobs.runner`).
-_RUNNER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-           "from jupyter_jobs.runner.entry import main; sys.exit(main())")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+from .standby import Standby, reap, runner_argv
 
 
 class LocalExecutor(Executor):
@@ -31,6 +25,8 @@ class LocalExecutor(Executor):
         self._declared_gpus = gpus
         self._declared_cpus = cpus
         self._declared_memory = memory_gb
+        self._standby: Standby | None = None
+        self._standby_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings) -> LocalExecutor:
@@ -74,18 +70,32 @@ class LocalExecutor(Executor):
         return oversize_note(instance, self.cpus, self.machine_memory_gb, "this machine",
                              "and the local executor does not enforce CPU or memory limits")
 
+    def expect_launch(self) -> None:
+        """Start the next run's runner now (see standby.py), unless one already waits."""
+        with self._standby_lock, contextlib.suppress(OSError):  # if it cannot start, `start` says why
+            if self._standby is None or self._standby.ended:
+                self._standby = Standby(dict(os.environ))
+
     def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
+        env = {**os.environ, **env}
+        with self._standby_lock:
+            standby, self._standby = self._standby, None
+        if standby is not None and standby.take(run_dir, env):
+            return {"pid": standby.pid, "started": standby.started}
         with open(run_dir / "runner.out", "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _RUNNER, _PACKAGE_ROOT, str(run_dir)],
-                cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **env},
+                runner_argv(str(run_dir)), cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # detached: survives the CLI, the kernel and the server
-                close_fds=True,
             )
-        # Reap it when it ends, so a long-lived server collects no zombies; never blocks exit.
-        threading.Thread(target=proc.wait, daemon=True).start()
+        reap(proc)
         return {"pid": proc.pid, "started": start_time(proc.pid)}
+
+    def close(self) -> None:
+        with self._standby_lock:
+            standby, self._standby = self._standby, None
+        if standby is not None:
+            standby.discard()
 
     def liveness(self, handle: dict, run_dir: Path) -> Liveness:
         return Liveness.ALIVE if _is_our_runner(handle, run_dir) else Liveness.GONE

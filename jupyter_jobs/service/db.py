@@ -121,11 +121,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _):
-            # WAL: readers never block the writer; several CLI processes share one file.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
+            # Per connection. The journal mode (WAL) belongs to the file and is set once, by `upgrade`:
+            # asking for it on every connection makes cold opens racing each other fail "database is
+            # locked" without waiting (SQLITE_BUSY_RECOVERY).
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
         return engine
     try:
@@ -163,6 +162,10 @@ def upgrade(engine: Engine) -> None:
             return
         from alembic import command
         from alembic.config import Config
+
+        if engine.dialect.name == "sqlite":  # WAL: readers never block the writer; several processes share the file
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))

@@ -46,3 +46,9 @@ class ExecutorRegistry:
 
     def names(self) -> list[str]:
         return list(self.executors)
+
+    def close(self) -> None:
+        with self._lock:
+            executors = list(self.executors.values())
+        for executor in executors:
+            executor.close()

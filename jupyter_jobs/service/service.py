@@ -80,6 +80,7 @@ class JobsService:
         """Release this process's connections; runs keep going (they are detached). Starts already
         claimed still finish (the process waits for them at exit), so no run is left half-started."""
         self.launcher.close()
+        self.registry.close()
         self.engine.dispose()
 
     # -- submitting -----------------------------------------------------------------------------------
@@ -90,6 +91,9 @@ class JobsService:
         return self._submit(request)
 
     def _submit(self, request: SubmitRequest, schedule_id: str | None = None, notes: list[str] | None = None) -> Run:
+        executor = self.registry.find(request.executor)
+        if executor is not None:  # else admission says why
+            executor.expect_launch()
         row = self.admission.admit(request, schedule_id=schedule_id, notes=notes)
         if row.status == Status.QUEUED.value:
             self.scheduler.enqueue(row.id)

@@ -87,6 +87,28 @@ def test_migrations_upgrade_an_old_database(jobs_data_dir):
         assert conn.execute(sa.text("SELECT attempt FROM runs WHERE id=:i"), {"i": run_id}).scalar() == 1
 
 
+def test_a_new_index_is_in_wal_mode_set_once_not_per_connection(jobs_data_dir):
+    """WAL belongs to the file: `upgrade` sets it when it creates the index; a connection only sets its
+    own `synchronous` (asking for WAL on every open fails racing cold opens with "database is locked")."""
+    import sqlite3
+
+    make_service(jobs_data_dir).close()
+    raw = sqlite3.connect(jobs_data_dir / "jobs.db")
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+    import sqlalchemy as sa
+
+    from jupyter_jobs.service.db import make_engine
+
+    statements: list[str] = []
+    engine = make_engine(f"sqlite:///{jobs_data_dir}/jobs.db")
+    sa.event.listen(engine, "connect", lambda conn, _: conn.set_trace_callback(statements.append), insert=True)
+    with engine.connect():
+        pass
+    assert "PRAGMA synchronous=NORMAL" in statements
+    assert not [sql for sql in statements if "journal_mode" in sql]
+
+
 def test_run_ids_sort_by_creation_time():
     first = new_run_id()
     later = wait_for(lambda: (i := new_run_id())[:8] != first[:8] and i, message="the next millisecond")
