@@ -48,11 +48,12 @@ def _data_dir() -> str:
     return load_settings().data_dir
 
 
-def _client():
+def _client(submitting: bool = False):
+    """The client; `submitting`: a submit follows (see `connect`)."""
     from ..connect import connect
 
     _step("opening the jobs data dir")
-    client = connect()
+    client = connect(submitting=submitting)
     _DOING.pop()
     return client
 

@@ -19,14 +19,15 @@ def cmd_execute(args) -> int:
     from ..submit import submit
 
     client, run = send_config(args.config, lambda client, *job, on_upload: submit(
-        client, *job, args.executor, on_upload=on_upload))
+        client, *job, args.executor, on_upload=on_upload), submitting=True)
     return _after_submit(client, run, args)
 
 
-def send_config(config: str, send):
+def send_config(config: str, send, submitting: bool = False):
     """Read a config.yaml (its warnings said), capture its inputs (the Python detected said), then
     `send(client, spec, captured, base_dir, source, on_upload=...)`: `execute` submits the job,
-    `schedule create` schedules it. A ConfigError names the file and line. Returns (client, sent)."""
+    `schedule create` schedules it (`submitting`: `send` submits, see `connect`). A ConfigError names
+    the file and line. Returns (client, sent)."""
     from .. import console
     from ..spec.config import load_config
     from ..spec.units import format_size
@@ -35,7 +36,7 @@ def send_config(config: str, send):
     loaded = load_config(config)
     for warning in loaded.warnings:
         console.info(f"warning: {loaded.source}: {warning}")
-    client = _client()
+    client = _client(submitting)
 
     def uploaded(report) -> None:
         if report.new_files:
@@ -81,7 +82,7 @@ def cmd_run(args) -> int:
     if args.output and args.output_path and Path(args.output) != Path(args.output_path):
         raise JobsError(f"two output notebooks given: {args.output_path} and -o {args.output}")
     output = args.output or args.output_path
-    client = _client()
+    client = _client(submitting=True)
     prepared = prepare_notebook_job(client, args, Path(output).resolve() if output else staging_output(args.notebook))
     run = submit_prepared(client, prepared, str(Path(args.notebook).resolve()), args.executor)
     if args.is_async:
@@ -119,7 +120,7 @@ def cmd_fork(args) -> int:
     from ..service.schemas import ForkRequest
     from ..submit import fork
 
-    client = _client()
+    client = _client(submitting=True)
     parent = client.get(client.resolve_id(args.id))
     variables = _pairs(args.var, "--var")
     input_vars = {ref.var for ref in parent.spec.inputs if ref.var}

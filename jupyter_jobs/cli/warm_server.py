@@ -47,9 +47,12 @@ def serve(idle: float) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # `kill PID` cleans up too
     for module in PRELOAD:
         importlib.import_module(module)
+    from sqlalchemy.orm import configure_mappers
+
     from .parser import build_parser
 
     build_parser()
+    configure_mappers()  # else every child would set up the ORM's classes again
     code = _fingerprint()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     fresh = path.with_name(f"{path.stem}.{os.getpid()}.sock")

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import threading
 from functools import cached_property
 from pathlib import Path
 
 from ..instances import InstanceType
 from ..procs import is_alive, start_time
+from . import standby
 from .base import Executor, Launch, Liveness, gpu_shortage, oversize_note
-from .standby import Standby, reap, runner_argv
+from .standby import reap, runner_argv
 
 
 class LocalExecutor(Executor):
@@ -25,8 +24,6 @@ class LocalExecutor(Executor):
         self._declared_gpus = gpus
         self._declared_cpus = cpus
         self._declared_memory = memory_gb
-        self._standby: Standby | None = None
-        self._standby_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings) -> LocalExecutor:
@@ -71,17 +68,13 @@ class LocalExecutor(Executor):
                              "and the local executor does not enforce CPU or memory limits")
 
     def expect_launch(self) -> None:
-        """Start the next run's runner now (see standby.py), unless one already waits."""
-        with self._standby_lock, contextlib.suppress(OSError):  # if it cannot start, `start` says why
-            if self._standby is None or self._standby.ended:
-                self._standby = Standby(dict(os.environ))
+        standby.prestart()
 
     def start(self, run_dir: Path, env: dict[str, str], launch: Launch | None = None) -> dict:
         env = {**os.environ, **env}
-        with self._standby_lock:
-            standby, self._standby = self._standby, None
-        if standby is not None and standby.take(run_dir, env):
-            return {"pid": standby.pid, "started": standby.started}
+        spare = standby.adopt()
+        if spare is not None and spare.take(run_dir, env):
+            return {"pid": spare.pid, "started": spare.started}
         with open(run_dir / "runner.out", "ab") as out:
             proc = subprocess.Popen(
                 runner_argv(str(run_dir)), cwd=run_dir, stdin=subprocess.DEVNULL, stdout=out,
@@ -92,10 +85,7 @@ class LocalExecutor(Executor):
         return {"pid": proc.pid, "started": start_time(proc.pid)}
 
     def close(self) -> None:
-        with self._standby_lock:
-            standby, self._standby = self._standby, None
-        if standby is not None:
-            standby.discard()
+        standby.discard_spare()
 
     def liveness(self, handle: dict, run_dir: Path) -> Liveness:
         return Liveness.ALIVE if _is_our_runner(handle, run_dir) else Liveness.GONE

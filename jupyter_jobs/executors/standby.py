@@ -1,17 +1,19 @@
 """A local runner started ahead of its run, so that its interpreter's start and its imports (about
-0.1 s) overlap the run's admission instead of following it.
+0.1 s) overlap the work before the run's launch instead of following it.
 
-The local executor starts one when a submit begins (`LocalExecutor.expect_launch`) and hands it the
-run when the run is launched: the run dir and the runner's whole environment, as one JSON document on
-its stdin (`runner.entry --standby`). If the launcher ends first, the pipe closes and the standby exits
-without doing anything. It is used only if it still lives and the environment an interpreter reads at
-its own start (PYTHON*, LANG, LC_*) is unchanged since it started; otherwise the run gets a fresh runner.
+A process holds at most one, its spare. It is started when a submit begins (`LocalExecutor.expect_launch`;
+the CLI, whose submit commands know earlier, already when it opens the data dir: `connect`) and handed
+the run when the local executor launches one: the run dir and the runner's whole environment, as one
+JSON document on its stdin (`runner.entry --standby`). If the process ends first, or lets it go
+(`discard_spare`), the pipe closes and the standby exits without doing anything. It is used only if it
+still lives and the environment an interpreter reads at its own start (PYTHON*, LANG, LC_*) is
+unchanged since it started; otherwise the run gets a fresh runner.
 """
-
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -76,3 +78,30 @@ class Standby:
     def discard(self) -> None:
         with contextlib.suppress(OSError):
             self._pipe.close()
+
+
+_spare: Standby | None = None
+_spare_lock = threading.Lock()
+
+
+def prestart() -> None:
+    """Start this process's spare now, unless one waits already. Never fails: if it cannot start, the
+    launch starts a fresh runner and says why."""
+    global _spare
+    with _spare_lock, contextlib.suppress(OSError):
+        if _spare is None or _spare.ended:
+            _spare = Standby(dict(os.environ))
+
+
+def adopt() -> Standby | None:
+    """This process's spare, for the launch at hand (it is no longer the spare)."""
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    return spare
+
+
+def discard_spare() -> None:
+    spare = adopt()
+    if spare is not None:
+        spare.discard()
