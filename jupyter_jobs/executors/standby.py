@@ -9,6 +9,7 @@ JSON document on its stdin (`runner.entry --standby`). If the process ends first
 still lives and the environment an interpreter reads at its own start (PYTHON*, LANG, LC_*) is
 unchanged since it started; otherwise the run gets a fresh runner.
 """
+
 from __future__ import annotations
 
 import contextlib
